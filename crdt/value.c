@@ -1,0 +1,749 @@
+/*
+ * value.c - lib0 "any" codec, JSON parsing (through jansson) and JSON.stringify-compatible
+ * output for crdt_value (see value.h).
+ *
+ * The JSON writer is our own because Yjs output must match JavaScript byte for byte:
+ * jansson formats reals with %.17g and cannot order keys the way JS objects do.
+ */
+#include "crdt/value.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    ANY_UNDEFINED = 127,
+    ANY_NULL = 126,
+    ANY_INTEGER = 125,
+    ANY_FLOAT32 = 124,
+    ANY_FLOAT64 = 123,
+    ANY_BIGINT = 122,
+    ANY_FALSE = 121,
+    ANY_TRUE = 120,
+    ANY_STRING = 119,
+    ANY_OBJECT = 118,
+    ANY_ARRAY = 117,
+    ANY_BINARY = 116,
+};
+
+void crdt_value_clear(crdt_value *v)
+{
+    switch (v->kind) {
+    case CRDT_V_STRING:
+        free(v->u.str.p);
+        break;
+    case CRDT_V_BINARY:
+        free(v->u.bin.p);
+        break;
+    case CRDT_V_ARRAY:
+        for (size_t i = 0; i < v->u.arr.n; i++)
+            crdt_value_clear(&v->u.arr.items[i]);
+        free(v->u.arr.items);
+        break;
+    case CRDT_V_OBJECT:
+        for (size_t i = 0; i < v->u.obj.n; i++) {
+            free(v->u.obj.kv[i].key);
+            crdt_value_clear(&v->u.obj.kv[i].val);
+        }
+        free(v->u.obj.kv);
+        break;
+    default:
+        break;
+    }
+    memset(v, 0, sizeof(*v));
+    v->kind = CRDT_V_UNDEFINED;
+}
+
+static char *dup_bytes(const void *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (!s)
+        return NULL;
+    if (n)
+        memcpy(s, p, n);
+    s[n] = 0;
+    return s;
+}
+
+crdt_status crdt_value_copy(crdt_value *dst, const crdt_value *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->kind = src->kind;
+    switch (src->kind) {
+    case CRDT_V_STRING:
+        dst->u.str.p = dup_bytes(src->u.str.p, src->u.str.n);
+        dst->u.str.n = src->u.str.n;
+        if (!dst->u.str.p)
+            goto nomem;
+        return CRDT_OK;
+    case CRDT_V_BINARY:
+        dst->u.bin.p = (uint8_t *)dup_bytes(src->u.bin.p, src->u.bin.n);
+        dst->u.bin.n = src->u.bin.n;
+        if (!dst->u.bin.p)
+            goto nomem;
+        return CRDT_OK;
+    case CRDT_V_ARRAY:
+        dst->u.arr.n = 0;
+        dst->u.arr.items = calloc(src->u.arr.n ? src->u.arr.n : 1, sizeof(crdt_value));
+        if (!dst->u.arr.items)
+            goto nomem;
+        for (size_t i = 0; i < src->u.arr.n; i++) {
+            if (crdt_value_copy(&dst->u.arr.items[i], &src->u.arr.items[i]) != CRDT_OK)
+                goto nomem;
+            dst->u.arr.n++;
+        }
+        return CRDT_OK;
+    case CRDT_V_OBJECT:
+        dst->u.obj.n = 0;
+        dst->u.obj.kv = calloc(src->u.obj.n ? src->u.obj.n : 1, sizeof(crdt_value_kv));
+        if (!dst->u.obj.kv)
+            goto nomem;
+        for (size_t i = 0; i < src->u.obj.n; i++) {
+            crdt_value_kv *kv = &dst->u.obj.kv[i];
+            kv->key = dup_bytes(src->u.obj.kv[i].key, src->u.obj.kv[i].key_len);
+            kv->key_len = src->u.obj.kv[i].key_len;
+            if (!kv->key)
+                goto nomem;
+            dst->u.obj.n++;
+            if (crdt_value_copy(&kv->val, &src->u.obj.kv[i].val) != CRDT_OK)
+                goto nomem;
+        }
+        return CRDT_OK;
+    default:
+        dst->u = src->u;
+        return CRDT_OK;
+    }
+nomem:
+    crdt_value_clear(dst);
+    return CRDT_ERR_NOMEM;
+}
+
+int crdt_value_equal(const crdt_value *a, const crdt_value *b)
+{
+    if (a->kind != b->kind)
+        return 0;
+    switch (a->kind) {
+    case CRDT_V_UNDEFINED:
+    case CRDT_V_NULL:
+        return 1;
+    case CRDT_V_BOOL:
+        return a->u.boolean == b->u.boolean;
+    case CRDT_V_NUMBER:
+        return a->u.number == b->u.number;
+    case CRDT_V_BIGINT:
+        return a->u.bigint == b->u.bigint;
+    case CRDT_V_STRING:
+        return a->u.str.n == b->u.str.n && memcmp(a->u.str.p, b->u.str.p, a->u.str.n) == 0;
+    case CRDT_V_BINARY:
+        return a->u.bin.n == b->u.bin.n &&
+               (a->u.bin.n == 0 || memcmp(a->u.bin.p, b->u.bin.p, a->u.bin.n) == 0);
+    case CRDT_V_ARRAY:
+        if (a->u.arr.n != b->u.arr.n)
+            return 0;
+        for (size_t i = 0; i < a->u.arr.n; i++)
+            if (!crdt_value_equal(&a->u.arr.items[i], &b->u.arr.items[i]))
+                return 0;
+        return 1;
+    case CRDT_V_OBJECT:
+        if (a->u.obj.n != b->u.obj.n)
+            return 0;
+        for (size_t i = 0; i < a->u.obj.n; i++) {
+            const crdt_value_kv *x = &a->u.obj.kv[i];
+            size_t j;
+            for (j = 0; j < b->u.obj.n; j++) {
+                const crdt_value_kv *y = &b->u.obj.kv[j];
+                if (x->key_len == y->key_len && memcmp(x->key, y->key, x->key_len) == 0)
+                    break;
+            }
+            if (j == b->u.obj.n || !crdt_value_equal(&x->val, &b->u.obj.kv[j].val))
+                return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* Sets key in an object being built, replacing an earlier value like JS assignment (the key
+ * keeps its first position). Takes ownership of key and val on success. */
+static crdt_status obj_set(crdt_value *obj, size_t *cap, char *key, size_t key_len,
+                           crdt_value *val)
+{
+    for (size_t i = 0; i < obj->u.obj.n; i++) {
+        crdt_value_kv *kv = &obj->u.obj.kv[i];
+        if (kv->key_len == key_len && memcmp(kv->key, key, key_len) == 0) {
+            crdt_value_clear(&kv->val);
+            kv->val = *val;
+            free(key);
+            return CRDT_OK;
+        }
+    }
+    if (obj->u.obj.n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 4;
+        crdt_value_kv *kv = realloc(obj->u.obj.kv, ncap * sizeof(*kv));
+        if (!kv)
+            return CRDT_ERR_NOMEM;
+        obj->u.obj.kv = kv;
+        *cap = ncap;
+    }
+    crdt_value_kv *kv = &obj->u.obj.kv[obj->u.obj.n++];
+    kv->key = key;
+    kv->key_len = key_len;
+    kv->val = *val;
+    return CRDT_OK;
+}
+
+crdt_status crdt_value_read_any(crdt_rd *r, crdt_value *out, uint32_t depth)
+{
+    memset(out, 0, sizeof(*out));
+    uint8_t tag = crdt_rd_u8(r);
+    if (!crdt_rd_ok(r))
+        return r->err;
+    int neg;
+    uint64_t mag;
+    size_t n;
+    const char *s;
+    switch (tag) {
+    case ANY_UNDEFINED:
+        out->kind = CRDT_V_UNDEFINED;
+        return CRDT_OK;
+    case ANY_NULL:
+        out->kind = CRDT_V_NULL;
+        return CRDT_OK;
+    case ANY_INTEGER:
+        mag = crdt_rd_varint(r, &neg);
+        out->kind = CRDT_V_NUMBER;
+        out->u.number = neg ? -(double)mag : (double)mag;
+        return r->err;
+    case ANY_FLOAT32:
+        out->kind = CRDT_V_NUMBER;
+        out->u.number = (double)crdt_rd_f32(r);
+        return r->err;
+    case ANY_FLOAT64:
+        out->kind = CRDT_V_NUMBER;
+        out->u.number = crdt_rd_f64(r);
+        return r->err;
+    case ANY_BIGINT:
+        out->kind = CRDT_V_BIGINT;
+        out->u.bigint = crdt_rd_i64(r);
+        return r->err;
+    case ANY_FALSE:
+    case ANY_TRUE:
+        out->kind = CRDT_V_BOOL;
+        out->u.boolean = tag == ANY_TRUE;
+        return CRDT_OK;
+    case ANY_STRING:
+        s = crdt_rd_varstring(r, &n);
+        if (!s)
+            return r->err;
+        out->u.str.p = dup_bytes(s, n);
+        if (!out->u.str.p)
+            return CRDT_ERR_NOMEM;
+        out->u.str.n = n;
+        out->kind = CRDT_V_STRING;
+        return CRDT_OK;
+    case ANY_BINARY: {
+        const uint8_t *p = crdt_rd_varbytes(r, &n);
+        if (!p)
+            return r->err;
+        out->u.bin.p = (uint8_t *)dup_bytes(p, n);
+        if (!out->u.bin.p)
+            return CRDT_ERR_NOMEM;
+        out->u.bin.n = n;
+        out->kind = CRDT_V_BINARY;
+        return CRDT_OK;
+    }
+    case ANY_ARRAY: {
+        if (depth == 0)
+            return CRDT_ERR_LIMIT;
+        uint64_t count = crdt_rd_varuint(r);
+        if (!crdt_rd_ok(r))
+            return r->err;
+        if (count > crdt_rd_left(r)) /* every element takes at least one byte */
+            return CRDT_ERR_TRUNCATED;
+        out->kind = CRDT_V_ARRAY;
+        out->u.arr.items = calloc(count ? (size_t)count : 1, sizeof(crdt_value));
+        if (!out->u.arr.items)
+            return CRDT_ERR_NOMEM;
+        for (uint64_t i = 0; i < count; i++) {
+            crdt_status st = crdt_value_read_any(r, &out->u.arr.items[i], depth - 1);
+            out->u.arr.n++;
+            if (st != CRDT_OK) {
+                crdt_value_clear(out);
+                return st;
+            }
+        }
+        return CRDT_OK;
+    }
+    case ANY_OBJECT: {
+        if (depth == 0)
+            return CRDT_ERR_LIMIT;
+        uint64_t count = crdt_rd_varuint(r);
+        if (!crdt_rd_ok(r))
+            return r->err;
+        if (count > crdt_rd_left(r) / 2) /* a key and a value take at least two bytes */
+            return CRDT_ERR_TRUNCATED;
+        out->kind = CRDT_V_OBJECT;
+        size_t cap = 0;
+        for (uint64_t i = 0; i < count; i++) {
+            s = crdt_rd_varstring(r, &n);
+            if (!s) {
+                crdt_value_clear(out);
+                return r->err;
+            }
+            char *key = dup_bytes(s, n);
+            crdt_value val;
+            crdt_status st = key ? crdt_value_read_any(r, &val, depth - 1) : CRDT_ERR_NOMEM;
+            if (st == CRDT_OK) {
+                st = obj_set(out, &cap, key, n, &val);
+                if (st != CRDT_OK)
+                    crdt_value_clear(&val);
+            }
+            if (st != CRDT_OK) {
+                free(key); /* obj_set only takes the key on success */
+                crdt_value_clear(out);
+                return st;
+            }
+        }
+        return CRDT_OK;
+    }
+    default:
+        crdt_rd_fail(r, CRDT_ERR_MALFORMED);
+        return CRDT_ERR_MALFORMED;
+    }
+}
+
+static int fits_float32(double d)
+{
+    float f = (float)d;
+    return (double)f == d || (isnan(d) && isnan(f));
+}
+
+void crdt_value_write_any(crdt_buf *b, const crdt_value *v)
+{
+    switch (v->kind) {
+    case CRDT_V_UNDEFINED:
+        crdt_buf_u8(b, ANY_UNDEFINED);
+        break;
+    case CRDT_V_NULL:
+        crdt_buf_u8(b, ANY_NULL);
+        break;
+    case CRDT_V_BOOL:
+        crdt_buf_u8(b, v->u.boolean ? ANY_TRUE : ANY_FALSE);
+        break;
+    case CRDT_V_NUMBER: {
+        double d = v->u.number;
+        if (isfinite(d) && floor(d) == d && fabs(d) <= 2147483647.0) {
+            crdt_buf_u8(b, ANY_INTEGER);
+            crdt_buf_varint(b, (uint64_t)fabs(d), signbit(d) != 0);
+        } else if (fits_float32(d)) {
+            crdt_buf_u8(b, ANY_FLOAT32);
+            crdt_buf_f32(b, (float)d);
+        } else {
+            crdt_buf_u8(b, ANY_FLOAT64);
+            crdt_buf_f64(b, d);
+        }
+        break;
+    }
+    case CRDT_V_BIGINT:
+        crdt_buf_u8(b, ANY_BIGINT);
+        crdt_buf_i64(b, v->u.bigint);
+        break;
+    case CRDT_V_STRING:
+        crdt_buf_u8(b, ANY_STRING);
+        crdt_buf_varbytes(b, v->u.str.p, v->u.str.n);
+        break;
+    case CRDT_V_BINARY:
+        crdt_buf_u8(b, ANY_BINARY);
+        crdt_buf_varbytes(b, v->u.bin.p, v->u.bin.n);
+        break;
+    case CRDT_V_ARRAY:
+        crdt_buf_u8(b, ANY_ARRAY);
+        crdt_buf_varuint(b, v->u.arr.n);
+        for (size_t i = 0; i < v->u.arr.n; i++)
+            crdt_value_write_any(b, &v->u.arr.items[i]);
+        break;
+    case CRDT_V_OBJECT: {
+        /* Object.keys order, which is what lib0 iterates. */
+        crdt_buf_u8(b, ANY_OBJECT);
+        crdt_buf_varuint(b, v->u.obj.n);
+        size_t n = v->u.obj.n;
+        size_t *order = malloc((n ? n : 1) * sizeof(size_t));
+        const char **keys = malloc((n ? n : 1) * sizeof(char *));
+        size_t *lens = malloc((n ? n : 1) * sizeof(size_t));
+        if (!order || !keys || !lens) {
+            b->oom = 1;
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                keys[i] = v->u.obj.kv[i].key;
+                lens[i] = v->u.obj.kv[i].key_len;
+            }
+            crdt_js_key_order(keys, lens, n, order);
+            for (size_t i = 0; i < n; i++) {
+                const crdt_value_kv *kv = &v->u.obj.kv[order[i]];
+                crdt_buf_varbytes(b, kv->key, kv->key_len);
+                crdt_value_write_any(b, &kv->val);
+            }
+        }
+        free(order);
+        free(keys);
+        free(lens);
+        break;
+    }
+    }
+}
+
+static crdt_status from_jansson(json_t *j, crdt_value *out, uint32_t depth)
+{
+    memset(out, 0, sizeof(*out));
+    switch (json_typeof(j)) {
+    case JSON_NULL:
+        out->kind = CRDT_V_NULL;
+        return CRDT_OK;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        out->kind = CRDT_V_BOOL;
+        out->u.boolean = json_is_true(j);
+        return CRDT_OK;
+    case JSON_INTEGER:
+        out->kind = CRDT_V_NUMBER;
+        out->u.number = (double)json_integer_value(j);
+        return CRDT_OK;
+    case JSON_REAL:
+        out->kind = CRDT_V_NUMBER;
+        out->u.number = json_real_value(j);
+        return CRDT_OK;
+    case JSON_STRING:
+        out->u.str.p = dup_bytes(json_string_value(j), json_string_length(j));
+        if (!out->u.str.p)
+            return CRDT_ERR_NOMEM;
+        out->u.str.n = json_string_length(j);
+        out->kind = CRDT_V_STRING;
+        return CRDT_OK;
+    case JSON_ARRAY: {
+        if (depth == 0)
+            return CRDT_ERR_LIMIT;
+        size_t n = json_array_size(j);
+        out->kind = CRDT_V_ARRAY;
+        out->u.arr.items = calloc(n ? n : 1, sizeof(crdt_value));
+        if (!out->u.arr.items)
+            return CRDT_ERR_NOMEM;
+        for (size_t i = 0; i < n; i++) {
+            crdt_status st = from_jansson(json_array_get(j, i), &out->u.arr.items[i], depth - 1);
+            out->u.arr.n++;
+            if (st != CRDT_OK) {
+                crdt_value_clear(out);
+                return st;
+            }
+        }
+        return CRDT_OK;
+    }
+    case JSON_OBJECT: {
+        if (depth == 0)
+            return CRDT_ERR_LIMIT;
+        out->kind = CRDT_V_OBJECT;
+        size_t cap = 0;
+        const char *key;
+        size_t key_len;
+        json_t *val;
+        json_object_keylen_foreach(j, key, key_len, val)
+        {
+            char *k = dup_bytes(key, key_len);
+            crdt_value v;
+            crdt_status st = k ? from_jansson(val, &v, depth - 1) : CRDT_ERR_NOMEM;
+            if (st == CRDT_OK) {
+                st = obj_set(out, &cap, k, key_len, &v);
+                if (st != CRDT_OK)
+                    crdt_value_clear(&v);
+            }
+            if (st != CRDT_OK) {
+                free(k);
+                crdt_value_clear(out);
+                return st;
+            }
+        }
+        return CRDT_OK;
+    }
+    }
+    return CRDT_ERR_MALFORMED;
+}
+
+crdt_status crdt_value_from_json(const char *text, size_t len, crdt_value *out, uint32_t depth)
+{
+    memset(out, 0, sizeof(*out));
+    out->kind = CRDT_V_UNDEFINED;
+    if (len == 9 && memcmp(text, "undefined", 9) == 0)
+        return CRDT_OK;
+    json_error_t err;
+    json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL,
+                           &err);
+    if (!j)
+        return CRDT_ERR_MALFORMED;
+    crdt_status st = from_jansson(j, out, depth);
+    json_decref(j);
+    return st;
+}
+
+void crdt_json_write_string(crdt_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    crdt_buf_u8(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        crdt_buf_put(b, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"':
+            crdt_buf_str(b, "\\\"");
+            break;
+        case '\\':
+            crdt_buf_str(b, "\\\\");
+            break;
+        case '\b':
+            crdt_buf_str(b, "\\b");
+            break;
+        case '\f':
+            crdt_buf_str(b, "\\f");
+            break;
+        case '\n':
+            crdt_buf_str(b, "\\n");
+            break;
+        case '\r':
+            crdt_buf_str(b, "\\r");
+            break;
+        case '\t':
+            crdt_buf_str(b, "\\t");
+            break;
+        default: {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            crdt_buf_put(b, esc, 6);
+        }
+        }
+    }
+    crdt_buf_put(b, s + run, n - run);
+    crdt_buf_u8(b, '"');
+}
+
+void crdt_js_number(crdt_buf *b, double d)
+{
+    if (isnan(d)) {
+        crdt_buf_str(b, "NaN");
+        return;
+    }
+    if (isinf(d)) {
+        crdt_buf_str(b, d < 0 ? "-Infinity" : "Infinity");
+        return;
+    }
+    if (d == 0) {
+        crdt_buf_u8(b, '0');
+        return;
+    }
+    char tmp[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    /* tmp is [-]D[.DDD]e(+|-)XX: split into digits and the decimal exponent. */
+    const char *p = tmp;
+    if (*p == '-') {
+        crdt_buf_u8(b, '-');
+        p++;
+    }
+    char digits[24];
+    int k = 0;
+    while (*p && *p != 'e') {
+        if (*p != '.')
+            digits[k++] = *p;
+        p++;
+    }
+    int exp10 = atoi(p + 1);
+    while (k > 1 && digits[k - 1] == '0')
+        k--;
+    int n = exp10 + 1; /* position of the decimal point relative to the digits */
+    if (k <= n && n <= 21) {
+        crdt_buf_put(b, digits, (size_t)k);
+        for (int i = k; i < n; i++)
+            crdt_buf_u8(b, '0');
+    } else if (0 < n && n <= 21) {
+        crdt_buf_put(b, digits, (size_t)n);
+        crdt_buf_u8(b, '.');
+        crdt_buf_put(b, digits + n, (size_t)(k - n));
+    } else if (-6 < n && n <= 0) {
+        crdt_buf_str(b, "0.");
+        for (int i = 0; i < -n; i++)
+            crdt_buf_u8(b, '0');
+        crdt_buf_put(b, digits, (size_t)k);
+    } else {
+        crdt_buf_u8(b, (uint8_t)digits[0]);
+        if (k > 1) {
+            crdt_buf_u8(b, '.');
+            crdt_buf_put(b, digits + 1, (size_t)(k - 1));
+        }
+        char e[16];
+        snprintf(e, sizeof(e), "e%c%d", n - 1 >= 0 ? '+' : '-', abs(n - 1));
+        crdt_buf_str(b, e);
+    }
+}
+
+static int array_index_key(const char *k, size_t n, uint64_t *idx)
+{
+    if (n == 0 || n > 10 || (n > 1 && k[0] == '0'))
+        return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k[i] < '0' || k[i] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(k[i] - '0');
+    }
+    if (v >= 4294967295ULL)
+        return 0;
+    *idx = v;
+    return 1;
+}
+
+void crdt_js_key_order(const char *const *keys, const size_t *key_lens, size_t n, size_t *order)
+{
+    size_t m = 0;
+    uint64_t idx;
+    /* Insertion sort of the integer keys: objects here are small. */
+    for (size_t i = 0; i < n; i++) {
+        if (!array_index_key(keys[i], key_lens[i], &idx))
+            continue;
+        size_t j = m++;
+        while (j > 0) {
+            uint64_t prev;
+            array_index_key(keys[order[j - 1]], key_lens[order[j - 1]], &prev);
+            if (prev <= idx)
+                break;
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!array_index_key(keys[i], key_lens[i], &idx))
+            order[m++] = i;
+}
+
+void crdt_value_write_json(crdt_buf *b, const crdt_value *v, int undefined_literal)
+{
+    switch (v->kind) {
+    case CRDT_V_UNDEFINED:
+        crdt_buf_str(b, undefined_literal ? "undefined" : "null");
+        break;
+    case CRDT_V_NULL:
+        crdt_buf_str(b, "null");
+        break;
+    case CRDT_V_BOOL:
+        crdt_buf_str(b, v->u.boolean ? "true" : "false");
+        break;
+    case CRDT_V_NUMBER:
+        if (isfinite(v->u.number))
+            crdt_js_number(b, v->u.number);
+        else
+            crdt_buf_str(b, "null");
+        break;
+    case CRDT_V_BIGINT: {
+        char tmp[32];
+        snprintf(tmp, sizeof(tmp), "%lld", (long long)v->u.bigint);
+        crdt_buf_str(b, tmp);
+        break;
+    }
+    case CRDT_V_STRING:
+        crdt_json_write_string(b, v->u.str.p, v->u.str.n);
+        break;
+    case CRDT_V_BINARY:
+        crdt_buf_u8(b, '[');
+        for (size_t i = 0; i < v->u.bin.n; i++) {
+            char tmp[8];
+            snprintf(tmp, sizeof(tmp), i ? ",%u" : "%u", v->u.bin.p[i]);
+            crdt_buf_str(b, tmp);
+        }
+        crdt_buf_u8(b, ']');
+        break;
+    case CRDT_V_ARRAY:
+        crdt_buf_u8(b, '[');
+        for (size_t i = 0; i < v->u.arr.n; i++) {
+            if (i)
+                crdt_buf_u8(b, ',');
+            crdt_value_write_json(b, &v->u.arr.items[i], 0);
+        }
+        crdt_buf_u8(b, ']');
+        break;
+    case CRDT_V_OBJECT: {
+        size_t n = v->u.obj.n;
+        size_t *order = malloc((n ? n : 1) * sizeof(size_t));
+        const char **keys = malloc((n ? n : 1) * sizeof(char *));
+        size_t *lens = malloc((n ? n : 1) * sizeof(size_t));
+        if (!order || !keys || !lens) {
+            b->oom = 1;
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                keys[i] = v->u.obj.kv[i].key;
+                lens[i] = v->u.obj.kv[i].key_len;
+            }
+            crdt_js_key_order(keys, lens, n, order);
+            crdt_buf_u8(b, '{');
+            int first = 1;
+            for (size_t i = 0; i < n; i++) {
+                const crdt_value_kv *kv = &v->u.obj.kv[order[i]];
+                if (kv->val.kind == CRDT_V_UNDEFINED)
+                    continue;
+                if (!first)
+                    crdt_buf_u8(b, ',');
+                first = 0;
+                crdt_json_write_string(b, kv->key, kv->key_len);
+                crdt_buf_u8(b, ':');
+                crdt_value_write_json(b, &kv->val, 0);
+            }
+            crdt_buf_u8(b, '}');
+        }
+        free(order);
+        free(keys);
+        free(lens);
+        break;
+    }
+    }
+}
+
+void crdt_value_write_js_string(crdt_buf *b, const crdt_value *v)
+{
+    switch (v->kind) {
+    case CRDT_V_UNDEFINED:
+        crdt_buf_str(b, "undefined");
+        break;
+    case CRDT_V_STRING:
+        crdt_buf_put(b, v->u.str.p, v->u.str.n);
+        break;
+    case CRDT_V_NUMBER:
+        crdt_js_number(b, v->u.number);
+        break;
+    case CRDT_V_OBJECT:
+        crdt_buf_str(b, "[object Object]");
+        break;
+    case CRDT_V_ARRAY:
+        for (size_t i = 0; i < v->u.arr.n; i++) {
+            const crdt_value *e = &v->u.arr.items[i];
+            if (i)
+                crdt_buf_u8(b, ',');
+            if (e->kind != CRDT_V_UNDEFINED && e->kind != CRDT_V_NULL)
+                crdt_value_write_js_string(b, e);
+        }
+        break;
+    case CRDT_V_BINARY:
+        for (size_t i = 0; i < v->u.bin.n; i++) {
+            char tmp[8];
+            snprintf(tmp, sizeof(tmp), i ? ",%u" : "%u", v->u.bin.p[i]);
+            crdt_buf_str(b, tmp);
+        }
+        break;
+    default:
+        crdt_value_write_json(b, v, 0);
+        break;
+    }
+}
