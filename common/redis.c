@@ -62,11 +62,10 @@ static int percent_decode(const char *in, size_t len, char *out, size_t size)
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
         if (c == '%') {
-            int hi = i + 2 < len + 0 || i + 2 == len ? -1 : -1;
-            if (i + 2 < len || i + 2 == len - 0) {
-                hi = hex_value(in[i + 1]);
-            }
-            int lo = i + 2 <= len - 1 ? hex_value(in[i + 2]) : -1;
+            if (i + 2 >= len)
+                return -1;
+            int hi = hex_value(in[i + 1]);
+            int lo = hex_value(in[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (char)(hi * 16 + lo);
@@ -99,12 +98,11 @@ int credis_url_parse(const char *url, credis_url *out, char *err, size_t err_siz
         size_t user_len = colon ? (size_t)(colon - p) : 0;
         const char *pass = colon ? colon + 1 : p;
         size_t pass_len = (size_t)(auth_end - pass);
-        if (user_len >= sizeof out->user || pass_len >= sizeof out->password) {
-            snprintf(err, err_size, "redis URL credentials too long");
+        if (percent_decode(p, user_len, out->user, sizeof out->user) != 0 ||
+            percent_decode(pass, pass_len, out->password, sizeof out->password) != 0) {
+            snprintf(err, err_size, "redis URL credentials too long or badly %%-encoded");
             return -1;
         }
-        memcpy(out->user, p, user_len);
-        memcpy(out->password, pass, pass_len);
         p = auth_end + 1;
     }
     const char *host_end = slash ? slash : p + strlen(p);

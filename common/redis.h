@@ -1,7 +1,8 @@
 /*
  * redis: a hiredis (0.14) connection for the services' Redis views and
- * caches: URL parsing (redis://[[user]:password@]host[:port][/db]), connect
- * and command timeouts, AUTH and SELECT on every (re)connect, and a command
+ * caches: URL parsing (redis://[[user]:password@]host[:port][/db], with
+ * percent-decoded credentials), connect and command timeouts, AUTH and
+ * SELECT on every (re)connect, and a command
  * wrapper that reconnects once and retries once when the connection broke
  * (a server restart, CLIENT KILL, an idle timeout). Reconnect attempts after
  * a failure are spaced by a jittered exponential backoff, so a Redis outage

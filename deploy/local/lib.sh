@@ -79,7 +79,16 @@ stack_port_holder() {
         return 0
     fi
     if [[ "$lines" == *users:* ]]; then
-        sed -n 's/.*users:((\(.*\)))/\1/p' <<<"$lines" | head -n 1
+        local users pid
+        users="$(sed -n 's/.*users:((\(.*\)))/\1/p' <<<"$lines" | head -n 1)"
+        pid="$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<<"$users" | head -n 1)"
+        # The command line tells "another checkout's stack" (it names its stack
+        # folder) from an unrelated program.
+        if [[ -n "$pid" && -r "/proc/$pid/cmdline" ]]; then
+            echo "$users, command: $(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-300)"
+        else
+            echo "$users"
+        fi
     else
         echo "a process ss cannot name (run as root to see it)"
     fi

@@ -30,7 +30,7 @@ static void test_parse_valid(void **state)
     assert_int_equal(u.db, 3);
 
     assert_int_equal(credis_url_parse("redis://:p%40ss@127.0.0.1:7000/", &u, err, sizeof err), 0);
-    assert_string_equal(u.password, "p%40ss");
+    assert_string_equal(u.password, "p@ss"); /* percent-decoded */
     assert_string_equal(u.user, "");
     assert_int_equal(u.port, 7000);
     assert_int_equal(u.db, 0);
@@ -56,6 +56,8 @@ static void test_parse_invalid(void **state)
                          "redis://host:12ab",
                          "redis://host:6379/x",
                          "redis://host:6379/-1",
+                         "redis://:bad%4@host",
+                         "redis://:bad%zz@host",
                          NULL};
     for (size_t i = 0; bad[i]; i++) {
         credis_url u;
