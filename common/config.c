@@ -459,7 +459,8 @@ static int check_declaration(cfg *c, const cfg_setting *s)
         int rc = parse_value(s, s->default_value, &probe);
         value_clear(&probe);
         if (rc != 0) {
-            set_error(c, "setting '%s' has an invalid default \"%s\"", s->name, s->default_value);
+            set_error(c, "setting '%s' has an invalid default \"%s\"", s->name,
+                      s->secret ? "(secret)" : s->default_value);
             return -1;
         }
     }
@@ -504,7 +505,8 @@ int cfg_set_default(cfg *c, const char *name, const char *value)
     int rc = parse_value(e->setting, value, &probe);
     value_clear(&probe);
     if (rc != 0) {
-        set_error(c, "invalid default \"%s\" for %s", value, e->setting->flag);
+        set_error(c, "invalid default \"%s\" for %s", e->setting->secret ? "(secret)" : value,
+                  e->setting->flag);
         return -1;
     }
     char *copy = strdup(value);
@@ -543,6 +545,8 @@ static void invalid_value_error(cfg *c, const cfg_setting *s, const char *text,
 {
     char expected[256];
     describe_expected(s, expected, sizeof expected);
+    if (s->secret)
+        text = "(secret)";
     if (from == FROM_ENV)
         set_error(c, "invalid value \"%s\" in %s (%s): expected %s", text, s->env, s->flag,
                   expected);
@@ -695,6 +699,8 @@ int cfg_print_help(const cfg *c, FILE *out)
         char expected[256];
         describe_expected(s, expected, sizeof expected);
         const char *def = entry_default(e);
+        if (s->secret && def && def[0])
+            def = "(secret)";
         if (s->type == CFG_BOOL)
             rc |= fprintf(out, "  %s[=BOOL], --no-%s\n", s->flag, s->flag + 2) < 0 ? -1 : 0;
         else

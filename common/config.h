@@ -46,6 +46,7 @@ typedef struct cfg_setting {
     int64_t min;
     int64_t max;
     const char *const *choices; /* ENUM: NULL-terminated list of values */
+    bool secret;                /* a password or key: never echoed in errors or --help */
 } cfg_setting;
 
 typedef struct cfg cfg;

@@ -48,6 +48,26 @@ void ckafka_admin_free(ckafka_admin *a)
     free(a);
 }
 
+/* Admin options with both timeouts; NULL (reason in err) for a timeout
+ * librdkafka refuses. The caller destroys the result. */
+static rd_kafka_AdminOptions_t *admin_options(ckafka_admin *a, rd_kafka_admin_op_t op,
+                                              int timeout_ms, char *err, size_t err_size)
+{
+    rd_kafka_AdminOptions_t *options = rd_kafka_AdminOptions_new(a->rk, op);
+    char reason[256];
+    if (!options) {
+        snprintf(err, err_size, "kafka admin options: out of memory");
+        return NULL;
+    }
+    if (rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, reason, sizeof reason) ||
+        rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, reason, sizeof reason)) {
+        snprintf(err, err_size, "kafka admin timeout %d ms: %s", timeout_ms, reason);
+        rd_kafka_AdminOptions_destroy(options);
+        return NULL;
+    }
+    return options;
+}
+
 /* Waits for the admin result event of the request sent on queue q. */
 static rd_kafka_event_t *wait_result(rd_kafka_queue_t *q, int timeout_ms)
 {
@@ -109,9 +129,11 @@ int ckafka_topic_create(ckafka_admin *a, const char *topic, int partitions, int 
         }
     }
     rd_kafka_AdminOptions_t *options =
-        rd_kafka_AdminOptions_new(a->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, reason, sizeof reason);
-    rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, reason, sizeof reason);
+        admin_options(a, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms, err, err_size);
+    if (!options) {
+        rd_kafka_NewTopic_destroy(nt);
+        return -1;
+    }
     rd_kafka_queue_t *q = rd_kafka_queue_new(a->rk);
     rd_kafka_CreateTopics(a->rk, &nt, 1, options, q);
     rd_kafka_event_t *ev = wait_result(q, timeout_ms);
@@ -169,12 +191,11 @@ int ckafka_topic_create(ckafka_admin *a, const char *topic, int partitions, int 
 int ckafka_topic_delete(ckafka_admin *a, const char *topic, int timeout_ms, char *err,
                         size_t err_size)
 {
-    char reason[256];
-    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
     rd_kafka_AdminOptions_t *options =
-        rd_kafka_AdminOptions_new(a->rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, reason, sizeof reason);
-    rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, reason, sizeof reason);
+        admin_options(a, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout_ms, err, err_size);
+    if (!options)
+        return -1;
+    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
     rd_kafka_queue_t *q = rd_kafka_queue_new(a->rk);
     rd_kafka_DeleteTopics(a->rk, &dt, 1, options, q);
     rd_kafka_event_t *ev = wait_result(q, timeout_ms);

@@ -17,6 +17,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "common/util.h"
+
 typedef enum step_kind { STEP_HOOK, STEP_THREAD } step_kind;
 
 typedef struct svc_step {
@@ -45,6 +47,8 @@ struct svc {
     char reason[256];
     svc_step *first;
     svc_step *last;
+    int64_t shutdown_timeout_ms; /* 0: none */
+    int done_fd;                 /* eventfd: shutdown finished, stop the watchdog */
 };
 
 static void shutdown_signals(sigset_t *set)
@@ -78,6 +82,7 @@ svc *svc_new(const char *name, clog *log)
         return NULL;
     s->signal_fd = -1;
     s->wake_fd = -1;
+    s->done_fd = -1;
     s->log = log;
     s->name = strdup(name ? name : "service");
     sigset_t set;
@@ -86,12 +91,16 @@ svc *svc_new(const char *name, clog *log)
         s->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (s->signal_fd >= 0)
         s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (!s->name || s->signal_fd < 0 || s->wake_fd < 0 ||
+    if (s->wake_fd >= 0)
+        s->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!s->name || s->signal_fd < 0 || s->wake_fd < 0 || s->done_fd < 0 ||
         pthread_mutex_init(&s->reason_lock, NULL) != 0) {
         if (s->signal_fd >= 0)
             close(s->signal_fd);
         if (s->wake_fd >= 0)
             close(s->wake_fd);
+        if (s->done_fd >= 0)
+            close(s->done_fd);
         free(s->name);
         free(s);
         return NULL;
@@ -122,6 +131,7 @@ void svc_free(svc *s)
     }
     close(s->signal_fd);
     close(s->wake_fd);
+    close(s->done_fd);
     pthread_mutex_destroy(&s->reason_lock);
     free(s->name);
     free(s);
@@ -235,6 +245,52 @@ static int wait_for_stop(svc *s)
     }
 }
 
+void svc_set_shutdown_timeout(svc *s, int64_t timeout_ms)
+{
+    s->shutdown_timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
+}
+
+/*
+ * Runs during the shutdown steps: a second SIGTERM/SIGINT, or the shutdown
+ * timeout, ends the process at once with exit code 1 (an operator's "now",
+ * or a step that hangs must not keep a stopped service alive forever). The
+ * steps finishing in time writes done_fd, which ends the watchdog.
+ */
+static void *shutdown_watchdog(void *arg)
+{
+    svc *s = arg;
+    int64_t deadline = s->shutdown_timeout_ms ? util_now_ms() + s->shutdown_timeout_ms : 0;
+    struct pollfd fds[2] = {{.fd = s->signal_fd, .events = POLLIN},
+                            {.fd = s->done_fd, .events = POLLIN}};
+    for (;;) {
+        int timeout = -1;
+        if (deadline) {
+            int64_t left = deadline - util_now_ms();
+            timeout = left > 0 ? (int)left : 0;
+        }
+        int n = poll(fds, 2, timeout);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return NULL; /* cannot watch: the shutdown goes on unguarded */
+        if (fds[1].revents & POLLIN)
+            return NULL;
+        const char *why;
+        if (n == 0) {
+            why = "shutdown took longer than its timeout: exiting now";
+        } else if (fds[0].revents & POLLIN) {
+            struct signalfd_siginfo info;
+            if (read(s->signal_fd, &info, sizeof info) != (ssize_t)sizeof info)
+                continue;
+            why = "second stop signal during shutdown: exiting now";
+        } else {
+            continue;
+        }
+        clog_emit(s->log, CLOG_ERROR, why, NULL, 0);
+        _exit(1);
+    }
+}
+
 int svc_run(svc *s)
 {
     clog_emit(s->log, CLOG_INFO, "service running", NULL, 0);
@@ -250,6 +306,11 @@ int svc_run(svc *s)
     pthread_mutex_unlock(&s->reason_lock);
     clog_field why[] = {clog_str("reason", reason), clog_int("signal", signo)};
     clog_emit(s->log, CLOG_INFO, "shutting down", why, 2);
+
+    pthread_t watchdog;
+    bool watching = pthread_create(&watchdog, NULL, shutdown_watchdog, s) == 0;
+    if (!watching)
+        clog_emit(s->log, CLOG_WARN, "no shutdown watchdog: a hung step will hang", NULL, 0);
 
     for (svc_step *st = s->first; st; st = st->next) {
         if (st->kind == STEP_THREAD && st->started && st->wake)
@@ -271,6 +332,13 @@ int svc_run(svc *s)
                   rc == 0 ? "shutdown step done" : "shutdown step failed", f, 2);
         if (rc != 0)
             atomic_store(&s->failed, true);
+    }
+    if (watching) {
+        uint64_t one = 1;
+        if (write(s->done_fd, &one, sizeof one) == (ssize_t)sizeof one)
+            pthread_join(watchdog, NULL);
+        else
+            pthread_detach(watchdog);
     }
     bool failed = atomic_load(&s->failed);
     clog_emit(s->log, failed ? CLOG_ERROR : CLOG_INFO,

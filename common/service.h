@@ -10,6 +10,8 @@
  * stopping flag loops poll (svc_stopping), calls every wake function, and
  * walks the list in order. It returns 0 when every step succeeded and nothing
  * requested a failing stop, else 1: main returns that as its exit code.
+ * While the steps run, a second SIGTERM/SIGINT, or the shutdown timeout
+ * (svc_set_shutdown_timeout) running out, exits the process at once with 1.
  * Prefix: svc_.
  */
 #ifndef COMMON_SERVICE_H
@@ -17,6 +19,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/log.h"
 
@@ -54,6 +57,11 @@ int svc_add_hook(svc *s, const char *name, svc_hook_fn fn, void *userdata);
  * Returns 0 or -1.
  */
 int svc_spawn(svc *s, const char *name, svc_loop_fn fn, svc_wake_fn wake, void *userdata);
+
+/* Bounds the shutdown steps (0, the default: no bound). Set it below the
+ * orchestrator's grace period (Kubernetes: 30 s) so a hung step ends with
+ * our log line rather than a SIGKILL. */
+void svc_set_shutdown_timeout(svc *s, int64_t timeout_ms);
 
 /* True once shutdown started. Cheap (atomic load): poll it in loops. */
 bool svc_stopping(const svc *s);

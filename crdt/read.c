@@ -7,6 +7,7 @@
  */
 #include "crdt/internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -476,6 +477,42 @@ static int cmp_attr_key(const void *a, const void *b)
     return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
 }
 
+static int cmp_decimal_strings(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+static void xml_string_attr_indexes(reader *r, const crdt_value *v)
+{
+    const uint8_t *p = (const uint8_t *)v->u.str.p;
+    size_t n = v->u.str.n;
+    uint64_t units = crdt_utf16_len(p, n);
+    if (units == 0)
+        return;
+    char(*names)[24] = malloc((size_t)units * sizeof(*names));
+    if (!names) {
+        r->err = CRDT_ERR_NOMEM;
+        return;
+    }
+    for (uint64_t i = 0; i < units; i++)
+        snprintf(names[i], sizeof(names[i]), "%llu", (unsigned long long)i);
+    qsort(names, (size_t)units, sizeof(*names), cmp_decimal_strings);
+    for (uint64_t k = 0; k < units; k++) {
+        uint64_t i = strtoull(names[k], NULL, 10);
+        int split;
+        size_t at = crdt_utf16_to_byte(p, n, i, &split);
+        crdt_buf_u8(&r->out, ' ');
+        crdt_buf_str(&r->out, names[k]);
+        crdt_buf_str(&r->out, "=\"");
+        if (split || p[at] >= 0xf0) /* half of a surrogate pair: not representable in UTF-8 */
+            crdt_buf_put(&r->out, fffd, 3);
+        else
+            crdt_buf_put(&r->out, p + at, p[at] < 0x80 ? 1 : p[at] < 0xe0 ? 2 : 3);
+        crdt_buf_u8(&r->out, '"');
+    }
+    free(names);
+}
+
 /* YXmlText.toString: each delta op wrapped in its attributes as tags, sorted by name. */
 static void xml_text_sink(reader *r, void *ctx, const char *text, size_t n,
                           const crdt_item *embed, const attrs *a)
@@ -492,7 +529,11 @@ static void xml_text_sink(reader *r, void *ctx, const char *text, size_t n,
         crdt_buf_u8(&r->out, '<');
         crdt_buf_put(&r->out, sorted[i].key, sorted[i].key_len);
         const crdt_value *v = sorted[i].val;
-        if (v->kind == CRDT_V_OBJECT) {
+        if (v->kind == CRDT_V_STRING) {
+            /* `for (key in value)` over a string visits its UTF-16 indexes; sorted as
+             * strings ("10" before "2"). */
+            xml_string_attr_indexes(r, v);
+        } else if (v->kind == CRDT_V_OBJECT) {
             attr *inner = malloc((v->u.obj.n ? v->u.obj.n : 1) * sizeof(attr));
             if (!inner) {
                 r->err = CRDT_ERR_NOMEM;
@@ -720,7 +761,7 @@ static crdt_status read_root(const crdt_doc *doc, const char *root, const uint8_
             return st;
         r.s = &s;
     }
-    static const crdt_type empty;
+    static const crdt_type empty = {.type_ref = CRDT_TYPE_UNKNOWN};
     const crdt_type *t = crdt_doc_find_root(doc, root);
     if (!t)
         t = &empty;

@@ -85,7 +85,7 @@ stack_port_holder() {
         # The command line tells "another checkout's stack" (it names its stack
         # folder) from an unrelated program.
         if [[ -n "$pid" && -r "/proc/$pid/cmdline" ]]; then
-            echo "$users, command: $(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-300)"
+            echo "$users, command: $(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-300 | sed 's/ *$//')"
         else
             echo "$users"
         fi

@@ -76,6 +76,16 @@ static int probe_kafka(const char *brokers, int timeout_ms)
     return status;
 }
 
+/* Passes on errors only: FerretDB lacks `endSessions`, which libmongoc sends when the
+ * client is destroyed, and the warning about it would show on every probe. */
+static void probe_mongo_log(mongoc_log_level_t level, const char *domain, const char *message,
+                            void *user_data)
+{
+    if (level <= MONGOC_LOG_LEVEL_ERROR) {
+        mongoc_log_default_handler(level, domain, message, user_data);
+    }
+}
+
 /* Ready when the server answers `{ping: 1}` on the admin database with ok: 1. */
 static int probe_mongo(const char *uri_text, int timeout_ms)
 {
@@ -133,6 +143,7 @@ int main(int argc, char **argv)
         return probe_kafka(argv[2], timeout_ms);
     }
     if (strcmp(argv[1], "mongo") == 0) {
+        mongoc_log_set_handler(probe_mongo_log, NULL);
         mongoc_init();
         int status = probe_mongo(argv[2], timeout_ms);
         mongoc_cleanup();

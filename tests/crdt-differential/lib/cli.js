@@ -77,7 +77,9 @@ export class Cli {
           const next = this.queue.shift()
           if (next) next()
           if (err) {
-            const e = new Error(`crdt-cli ${args.join(' ')} failed (${err.code ?? err.signal}): ${stderr.trim()}`)
+            let command = args.join(' ')
+            if (command.length > 200) command = `${command.slice(0, 200)}… (${args.length} arguments)`
+            const e = new Error(`crdt-cli ${command} failed (${err.code ?? err.signal}): ${stderr.trim()}`)
             e.exitCode = err.code
             e.stderr = stderr
             reject(e)

@@ -516,7 +516,7 @@ static ckafka_consumer *member(fixture *f, const char *topic, const char *group,
 static void poll_until(ckafka_consumer *a, ckafka_consumer *b, const ownership *oa,
                        const ownership *ob, int want_a, int want_b)
 {
-    int64_t deadline = util_now_ms() + TIMEOUT_MS * 2;
+    int64_t deadline = util_now_ms() + (int64_t)TIMEOUT_MS * 2;
     while (util_now_ms() < deadline && !(oa->owned == want_a && ob->owned == want_b)) {
         rd_kafka_resp_err_t err;
         rd_kafka_message_t *m = ckafka_consumer_poll(a, 50, &err);

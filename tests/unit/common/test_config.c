@@ -304,6 +304,42 @@ static void test_required_and_declaration_errors(void **state)
     cfg_free(c);
 }
 
+static void test_secret_is_never_echoed(void **state)
+{
+    (void)state;
+    static const cfg_setting secrets[] = {{.name = "jwt_secret",
+                                           .flag = "--jwt-secret",
+                                           .env = "T_JWT",
+                                           .type = CFG_STRING,
+                                           .default_value = "dev-only-secret",
+                                           .help = "HS256 key",
+                                           .secret = true},
+                                          {.name = "pin",
+                                           .flag = "--pin",
+                                           .env = "T_PIN",
+                                           .type = CFG_INT,
+                                           .default_value = "1234",
+                                           .help = "a PIN",
+                                           .min = 0,
+                                           .max = 9999,
+                                           .secret = true}};
+    cfg *c = cfg_new("t", "");
+    assert_int_equal(cfg_add(c, secrets, 2), 0);
+    char *argv[] = {"t", "--pin=hunter2", NULL};
+    char *envp[] = {NULL};
+    assert_int_equal(cfg_parse(c, 2, argv, envp), CFG_INVALID);
+    assert_null(strstr(cfg_error(c), "hunter2"));
+    assert_non_null(strstr(cfg_error(c), "--pin"));
+    char out[4096] = {0};
+    FILE *o = fmemopen(out, sizeof out - 1, "w");
+    assert_int_equal(cfg_print_help(c, o), 0);
+    fclose(o);
+    assert_null(strstr(out, "dev-only-secret"));
+    assert_null(strstr(out, "1234"));
+    assert_non_null(strstr(out, "env T_JWT; default \"(secret)\""));
+    cfg_free(c);
+}
+
 static void test_positional(void **state)
 {
     (void)state;
@@ -422,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_errors_name_the_setting),
         cmocka_unit_test(test_required_and_declaration_errors),
+        cmocka_unit_test(test_secret_is_never_echoed),
         cmocka_unit_test(test_positional),
         cmocka_unit_test(test_help_and_exit_codes),
         cmocka_unit_test(test_instance_id),

@@ -235,6 +235,86 @@ static void test_child_process_sigterm(void **state)
     run_child(SIGTERM, 5, 1);
 }
 
+/* A shutdown step that never finishes on its own. */
+static int hung_hook(void *userdata)
+{
+    int report_fd = *(int *)userdata;
+    if (write(report_fd, "H", 1) != 1)
+        return -1;
+    util_sleep_ms(600000);
+    return 0;
+}
+
+static void child_with_hung_hook(int report_fd, int64_t timeout_ms)
+{
+    if (svc_block_signals() != 0)
+        _exit(90);
+    svc *s = svc_new("child", NULL);
+    if (!s)
+        _exit(91);
+    svc_set_shutdown_timeout(s, timeout_ms);
+    svc_add_hook(s, "hangs", hung_hook, &report_fd);
+    if (write(report_fd, "R", 1) != 1)
+        _exit(92);
+    _exit(svc_run(s) == 0 ? 93 : 94); /* not reached: the watchdog exits */
+}
+
+/* Waits for the child to exit within deadline_ms; kills it if it does not. */
+static int wait_exit(pid_t pid, int deadline_ms)
+{
+    int64_t deadline = util_now_ms() + deadline_ms;
+    int status;
+    while (util_now_ms() < deadline) {
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        util_sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+static void test_hung_shutdown_is_bounded(void **state)
+{
+    (void)state;
+    /* a second SIGTERM ends a hung shutdown */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        child_with_hung_hook(fds[1], 0);
+    }
+    close(fds[1]);
+    char c;
+    assert_int_equal(read(fds[0], &c, 1), 1);
+    assert_int_equal(c, 'R');
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(read(fds[0], &c, 1), 1);
+    assert_int_equal(c, 'H'); /* the shutdown is under way and stuck */
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(wait_exit(pid, 10000), 1);
+    close(fds[0]);
+
+    /* the shutdown timeout ends it without a second signal */
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        child_with_hung_hook(fds[1], 100);
+    }
+    close(fds[1]);
+    assert_int_equal(read(fds[0], &c, 1), 1);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(read(fds[0], &c, 1), 1);
+    assert_int_equal(c, 'H');
+    assert_int_equal(wait_exit(pid, 10000), 1);
+    close(fds[0]);
+}
+
 int main(void)
 {
     /* Before any thread exists, as in a service's main. */
@@ -246,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_dying_loop_stops_service),
         cmocka_unit_test(test_clean_stop_request),
         cmocka_unit_test(test_child_process_sigterm),
+        cmocka_unit_test(test_hung_shutdown_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
