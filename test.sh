@@ -32,13 +32,13 @@ cmake --build "$build_dir" -j"$jobs"
 need_stack=1
 case " $* " in *" -L unit "*|*" -L fuzz "*) need_stack=0 ;; esac
 
-stopped_by_us=0
+started_by_us=0
 if [ "$need_stack" = 1 ]; then
   phase "start the local stack"
   if ! deploy/local/stack.sh status >/dev/null 2>&1; then
-    stopped_by_us=1
+    started_by_us=1
   fi
-  if [ "$stopped_by_us" = 1 ]; then
+  if [ "$started_by_us" = 1 ]; then
     trap 'phase "stop the local stack"; deploy/local/stack.sh down || true' EXIT
   fi
   deploy/local/stack.sh up

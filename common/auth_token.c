@@ -55,14 +55,7 @@ static int authtoken_fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-static char *authtoken_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *copy = malloc(n);
-    if (copy != NULL) {
-        memcpy(copy, s, n);
-    }
-    return copy;
+return copy;
 }
 
 const char *authtoken_alg_name(enum authtoken_alg alg)
@@ -166,8 +159,8 @@ static int authtoken_copy_config(struct authtoken_keys *k, const struct authtoke
     k->alg = c->alg;
     k->ttl = c->ttl_seconds > 0 ? c->ttl_seconds : AUTHTOKEN_DEFAULT_TTL_SECONDS;
     k->leeway = c->leeway_seconds >= 0 ? c->leeway_seconds : AUTHTOKEN_DEFAULT_LEEWAY_SECONDS;
-    k->issuer = authtoken_strdup(c->issuer);
-    k->audience = authtoken_strdup(c->audience);
+    k->issuer = strdup(c->issuer);
+    k->audience = strdup(c->audience);
     if (k->issuer == NULL || k->audience == NULL) {
         return -1;
     }
@@ -179,12 +172,10 @@ static int authtoken_copy_config(struct authtoken_keys *k, const struct authtoke
         memcpy(k->secret, c->secret, c->secret_len);
         k->secret_len = c->secret_len;
     }
-    if (c->private_key_pem != NULL &&
-        (k->private_pem = authtoken_strdup(c->private_key_pem)) == NULL) {
+    if (c->private_key_pem != NULL && (k->private_pem = strdup(c->private_key_pem)) == NULL) {
         return -1;
     }
-    if (c->public_key_pem != NULL &&
-        (k->public_pem = authtoken_strdup(c->public_key_pem)) == NULL) {
+    if (c->public_key_pem != NULL && (k->public_pem = strdup(c->public_key_pem)) == NULL) {
         return -1;
     }
     return 0;
@@ -196,20 +187,23 @@ static int authtoken_split(const char *token, size_t len, struct authtoken_parts
 static enum authtoken_status authtoken_probe(const struct authtoken_keys *k, char *err,
                                              size_t errlen)
 {
+    /* Any fixed time will do: the probe is verified at the time it was issued. */
+    const int64_t probe_time = 1000000000;
     char *token = NULL;
     struct authtoken_claims claims;
-    enum authtoken_status rc = authtoken_issue(k, "probe", NULL, 1000000000, &token, NULL);
+    enum authtoken_status rc = authtoken_issue(k, "probe", NULL, probe_time, &token, NULL);
     if (rc != AUTHTOKEN_OK) {
-        authtoken_fail(err, errlen, "cannot sign with the %s private key (%s)",
-                       authtoken_alg_name(k->alg), authtoken_status_name(rc));
+        (void)authtoken_fail(err, errlen, "cannot sign with the %s private key (%s)",
+                             authtoken_alg_name(k->alg), authtoken_status_name(rc));
         return rc == AUTHTOKEN_ERR_NO_MEMORY ? rc : AUTHTOKEN_ERR_BAD_CONFIG;
     }
-    rc = authtoken_verify(k, token, strlen(token), 1000000000, &claims);
+    rc = authtoken_verify(k, token, strlen(token), probe_time, &claims);
     authtoken_claims_clear(&claims);
     if (rc != AUTHTOKEN_OK) {
         free(token);
-        authtoken_fail(err, errlen, "the public key does not verify the private key's tokens (%s)",
-                       authtoken_status_name(rc));
+        (void)authtoken_fail(err, errlen,
+                             "the public key does not verify the private key's tokens (%s)",
+                             authtoken_status_name(rc));
         return AUTHTOKEN_ERR_BAD_CONFIG;
     }
     struct authtoken_parts parts;
@@ -217,16 +211,16 @@ static enum authtoken_status authtoken_probe(const struct authtoken_keys *k, cha
     size_t sig_bytes = split == 0 ? parts.signature_len * 3 / 4 : 0; /* unpadded base64url */
     free(token);
     if (split != 0) {
-        authtoken_fail(err, errlen, "libjwt produced a malformed probe token");
+        (void)authtoken_fail(err, errlen, "libjwt produced a malformed probe token");
         return AUTHTOKEN_ERR_BAD_CONFIG;
     }
     if (k->alg == AUTHTOKEN_RS256 && sig_bytes * 8 < AUTHTOKEN_MIN_RSA_BITS) {
-        authtoken_fail(err, errlen, "RSA key of %zu bits; at least %d required", sig_bytes * 8,
-                       AUTHTOKEN_MIN_RSA_BITS);
+        (void)authtoken_fail(err, errlen, "RSA key of %zu bits; at least %d required",
+                             sig_bytes * 8, AUTHTOKEN_MIN_RSA_BITS);
         return AUTHTOKEN_ERR_BAD_CONFIG;
     }
     if (k->alg == AUTHTOKEN_ES256 && sig_bytes != 64) {
-        authtoken_fail(err, errlen, "ES256 needs a P-256 key");
+        (void)authtoken_fail(err, errlen, "ES256 needs a P-256 key");
         return AUTHTOKEN_ERR_BAD_CONFIG;
     }
     return AUTHTOKEN_OK;
@@ -242,13 +236,13 @@ enum authtoken_status authtoken_keys_new(const struct authtoken_config *config,
         return AUTHTOKEN_ERR_BAD_CONFIG;
     }
     if (sodium_init() < 0) {
-        authtoken_fail(err, errlen, "libsodium failed to initialise");
+        (void)authtoken_fail(err, errlen, "libsodium failed to initialise");
         return AUTHTOKEN_ERR_NO_MEMORY;
     }
     struct authtoken_keys *k = calloc(1, sizeof(*k));
     if (k == NULL || authtoken_copy_config(k, config) != 0) {
         authtoken_keys_free(k);
-        authtoken_fail(err, errlen, "out of memory");
+        (void)authtoken_fail(err, errlen, "out of memory");
         return AUTHTOKEN_ERR_NO_MEMORY;
     }
     if (k->alg != AUTHTOKEN_HS256 && k->private_pem != NULL) {
@@ -328,9 +322,9 @@ enum authtoken_status authtoken_issue(const struct authtoken_keys *keys, const c
     }
     if (claims != NULL) {
         authtoken_claims_zero(claims);
-        claims->sub = authtoken_strdup(user_id);
-        claims->name = authtoken_strdup(name != NULL ? name : "");
-        claims->jti = authtoken_strdup(jti);
+        claims->sub = strdup(user_id);
+        claims->name = strdup(name != NULL ? name : "");
+        claims->jti = strdup(jti);
         claims->iat = now;
         claims->nbf = now;
         claims->exp = now + keys->ttl;
@@ -547,9 +541,9 @@ static enum authtoken_status authtoken_check_claims(const struct authtoken_keys 
     if ((has_nbf && now + keys->leeway < nbf) || (has_iat && now + keys->leeway < iat)) {
         return AUTHTOKEN_ERR_NOT_YET_VALID;
     }
-    out->sub = authtoken_strdup(sub);
-    out->jti = authtoken_strdup(jti);
-    out->name = authtoken_strdup(name != NULL ? json_string_value(name) : "");
+    out->sub = strdup(sub);
+    out->jti = strdup(jti);
+    out->name = strdup(name != NULL ? json_string_value(name) : "");
     out->exp = exp;
     out->nbf = has_nbf ? nbf : 0;
     out->iat = has_iat ? iat : 0;

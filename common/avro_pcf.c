@@ -16,19 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sbuf.h"
+
 /* Avro nests rarely; a deeper schema is treated as hostile rather than recursed into. */
 #define PCF_MAX_DEPTH 64
 
-struct pcf_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    int failed;
-};
-
 /* Named types already emitted, by fullname: later uses are emitted as the bare fullname. */
 struct pcf_state {
-    struct pcf_buf out;
+    sbuf out;
     json_t *defined; /* object: fullname -> true */
     char *err;
     size_t errlen;
@@ -51,32 +46,11 @@ static int pcf_fail(struct pcf_state *st, const char *fmt, ...)
     return -1;
 }
 
-static void pcf_append(struct pcf_buf *b, const char *s, size_t n)
+/* Appends to the output; a failed allocation is sticky in the sbuf and
+ * reported once at the end. */
+static void pcf_append_str(struct pcf_state *st, const char *text)
 {
-    if (b->failed) {
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        char *grown = realloc(b->data, cap);
-        if (grown == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void pcf_append_str(struct pcf_buf *b, const char *s)
-{
-    pcf_append(b, s, strlen(s));
+    (void)sbuf_puts(&st->out, text);
 }
 
 /* A JSON string literal with only the escapes JSON requires (rule STRINGS). */
@@ -91,7 +65,7 @@ static int pcf_append_json_string(struct pcf_state *st, const char *s)
     if (text == NULL) {
         return pcf_fail(st, "out of memory");
     }
-    pcf_append_str(&st->out, text);
+    pcf_append_str(st, text);
     free(text);
     return 0;
 }
@@ -165,7 +139,7 @@ static int pcf_emit_fields(struct pcf_state *st, const json_t *fields, const cha
     if (!json_is_array(fields)) {
         return pcf_fail(st, "record 'fields' must be an array");
     }
-    pcf_append_str(&st->out, ",\"fields\":[");
+    pcf_append_str(st, ",\"fields\":[");
     for (size_t i = 0; i < json_array_size(fields); i++) {
         const json_t *field = json_array_get(fields, i);
         const char *fname = json_string_value(json_object_get(field, "name"));
@@ -173,17 +147,17 @@ static int pcf_emit_fields(struct pcf_state *st, const json_t *fields, const cha
         if (fname == NULL || ftype == NULL) {
             return pcf_fail(st, "record field %zu needs 'name' and 'type'", i);
         }
-        pcf_append_str(&st->out, i ? ",{\"name\":" : "{\"name\":");
+        pcf_append_str(st, i ? ",{\"name\":" : "{\"name\":");
         if (pcf_append_json_string(st, fname) != 0) {
             return -1;
         }
-        pcf_append_str(&st->out, ",\"type\":");
+        pcf_append_str(st, ",\"type\":");
         if (pcf_emit(st, ftype, ns, depth + 1) != 0) {
             return -1;
         }
-        pcf_append_str(&st->out, "}");
+        pcf_append_str(st, "}");
     }
-    pcf_append_str(&st->out, "]");
+    pcf_append_str(st, "]");
     return 0;
 }
 
@@ -192,20 +166,20 @@ static int pcf_emit_symbols(struct pcf_state *st, const json_t *symbols)
     if (!json_is_array(symbols)) {
         return pcf_fail(st, "enum 'symbols' must be an array");
     }
-    pcf_append_str(&st->out, ",\"symbols\":[");
+    pcf_append_str(st, ",\"symbols\":[");
     for (size_t i = 0; i < json_array_size(symbols); i++) {
         const char *sym = json_string_value(json_array_get(symbols, i));
         if (sym == NULL) {
             return pcf_fail(st, "enum symbol %zu is not a string", i);
         }
         if (i > 0) {
-            pcf_append_str(&st->out, ",");
+            pcf_append_str(st, ",");
         }
         if (pcf_append_json_string(st, sym) != 0) {
             return -1;
         }
     }
-    pcf_append_str(&st->out, "]");
+    pcf_append_str(st, "]");
     return 0;
 }
 
@@ -235,10 +209,10 @@ static int pcf_emit_named(struct pcf_state *st, const json_t *schema, const char
         free(full);
         return pcf_fail(st, "out of memory");
     }
-    pcf_append_str(&st->out, "{\"name\":");
+    pcf_append_str(st, "{\"name\":");
     int rc = pcf_append_json_string(st, full);
     if (rc == 0) {
-        pcf_append_str(&st->out, ",\"type\":");
+        pcf_append_str(st, ",\"type\":");
         rc = pcf_append_json_string(st, type);
     }
     if (rc == 0 && strcmp(type, "record") == 0) {
@@ -260,12 +234,12 @@ static int pcf_emit_named(struct pcf_state *st, const json_t *schema, const char
             char digits[32];
             snprintf(digits, sizeof(digits), ",\"size\":%" JSON_INTEGER_FORMAT,
                      json_integer_value(size));
-            pcf_append_str(&st->out, digits);
+            pcf_append_str(st, digits);
         }
     }
     free(full);
     if (rc == 0) {
-        pcf_append_str(&st->out, "}");
+        pcf_append_str(st, "}");
     }
     return rc;
 }
@@ -290,12 +264,12 @@ static int pcf_emit_object(struct pcf_state *st, const json_t *schema, const cha
         if (inner == NULL) {
             return pcf_fail(st, "%s without '%s'", type, is_array ? "items" : "values");
         }
-        pcf_append_str(&st->out, is_array ? "{\"type\":\"array\",\"items\":"
-                                          : "{\"type\":\"map\",\"values\":");
+        pcf_append_str(st, is_array ? "{\"type\":\"array\",\"items\":"
+                                    : "{\"type\":\"map\",\"values\":");
         if (pcf_emit(st, inner, ns, depth + 1) != 0) {
             return -1;
         }
-        pcf_append_str(&st->out, "}");
+        pcf_append_str(st, "}");
         return 0;
     }
     /* A named type referenced through {"type": "Name"}. */
@@ -311,16 +285,16 @@ static int pcf_emit(struct pcf_state *st, const json_t *schema, const char *ns, 
         return pcf_emit_reference(st, json_string_value(schema), ns);
     }
     if (json_is_array(schema)) {
-        pcf_append_str(&st->out, "[");
+        pcf_append_str(st, "[");
         for (size_t i = 0; i < json_array_size(schema); i++) {
             if (i > 0) {
-                pcf_append_str(&st->out, ",");
+                pcf_append_str(st, ",");
             }
             if (pcf_emit(st, json_array_get(schema, i), ns, depth + 1) != 0) {
                 return -1;
             }
         }
-        pcf_append_str(&st->out, "]");
+        pcf_append_str(st, "]");
         return 0;
     }
     if (json_is_object(schema)) {
@@ -332,6 +306,7 @@ static int pcf_emit(struct pcf_state *st, const json_t *schema, const char *ns, 
 int cavro_pcf_from_json(const char *json, size_t len, char **out, char *err, size_t errlen)
 {
     struct pcf_state st = {.err = err, .errlen = errlen};
+    sbuf_init(&st.out);
     if (errlen > 0) {
         err[0] = '\0';
     }
@@ -342,16 +317,18 @@ int cavro_pcf_from_json(const char *json, size_t len, char **out, char *err, siz
     }
     st.defined = json_object();
     int rc = st.defined != NULL ? pcf_emit(&st, root, "", 0) : pcf_fail(&st, "out of memory");
-    if (rc == 0 && st.out.failed) {
+    if (rc == 0 && sbuf_failed(&st.out)) {
         rc = pcf_fail(&st, "out of memory");
     }
     json_decref(st.defined);
     json_decref(root);
-    if (rc != 0) {
-        free(st.out.data);
-        return -1;
+    size_t len_out = 0;
+    char *text = rc == 0 ? sbuf_take(&st.out, &len_out) : NULL;
+    sbuf_free(&st.out);
+    if (text == NULL) {
+        return rc != 0 ? -1 : pcf_fail(&st, "out of memory");
     }
-    *out = st.out.data;
+    *out = text;
     return 0;
 }
 

@@ -37,14 +37,7 @@ static enum cavro_status registry_fail(char *err, size_t errlen, enum cavro_stat
     return status;
 }
 
-static char *registry_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *copy = malloc(n);
-    if (copy != NULL) {
-        memcpy(copy, s, n);
-    }
-    return copy;
+return copy;
 }
 
 /* "<name>.v<revision>.avsc" -> revision >= 1, or -1. */
@@ -281,7 +274,7 @@ static enum cavro_status registry_load(const struct cavro_schema_source *src,
         return registry_fail(err, errlen, CAVRO_ERR_BAD_SCHEMA,
                              "%s: schema files are named <record>.v<revision>.avsc", src->file);
     }
-    s->file = registry_strdup(src->file);
+    s->file = strdup(src->file);
     if (s->file == NULL) {
         return registry_fail(err, errlen, CAVRO_ERR_NO_MEMORY, "out of memory");
     }

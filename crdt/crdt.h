@@ -80,6 +80,10 @@ void crdt_doc_free(crdt_doc *doc);
 /* The client id used for local edits. */
 uint64_t crdt_doc_client_id(const crdt_doc *doc);
 
+/* 1 when structs or deletions wait for updates they depend on (Yjs's pendingStructs /
+ * pendingDs), else 0. */
+int crdt_doc_has_pending(const crdt_doc *doc);
+
 /* Applies an update (v1 or v2). result may be NULL. A malformed update is rejected as a
  * whole (nothing of it is applied). */
 crdt_status crdt_apply_update(crdt_doc *doc, const uint8_t *update, size_t len,
@@ -101,8 +105,9 @@ crdt_status crdt_encode_state_vector(const crdt_doc *doc, uint8_t **out, size_t 
 /* Writes the state vector as JSON {"client": clock, ...}. Caller frees *out. */
 crdt_status crdt_state_vector_json(const crdt_doc *doc, char **out);
 
-/* Sets *contained to 1 when applying the update (v1) would change nothing, i.e. every struct
- * and every deletion in it is already in the document, else 0. */
+/* Sets *contained to 1 when every struct and every deletion of the update (v1) is already
+ * integrated in the document, else 0. Parts still pending (see crdt_doc_has_pending) do not
+ * count as contained; applying such an update again is harmless. */
 crdt_status crdt_contains_update(const crdt_doc *doc, const uint8_t *update, size_t len,
                                  int *contained);
 

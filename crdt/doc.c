@@ -88,6 +88,11 @@ uint64_t crdt_doc_client_id(const crdt_doc *doc)
     return doc->client_id;
 }
 
+int crdt_doc_has_pending(const crdt_doc *doc)
+{
+    return doc->pending != NULL || doc->pending_ds.n > 0;
+}
+
 crdt_status crdt_apply_update(crdt_doc *doc, const uint8_t *update, size_t len,
                               crdt_apply_result *result)
 {

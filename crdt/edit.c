@@ -343,8 +343,8 @@ static crdt_status attrs_from_value(const crdt_value *obj, attr_map *out)
 {
     size_t n = obj->u.obj.n;
     size_t *order = malloc((n ? n : 1) * sizeof(size_t));
-    const char **keys = malloc((n ? n : 1) * sizeof(char *));
-    size_t *lens = malloc((n ? n : 1) * sizeof(size_t));
+    const char **keys = calloc(n ? n : 1, sizeof(char *));
+    size_t *lens = calloc(n ? n : 1, sizeof(size_t));
     crdt_status st = order && keys && lens ? CRDT_OK : CRDT_ERR_NOMEM;
     if (st == CRDT_OK) {
         for (size_t i = 0; i < n; i++) {

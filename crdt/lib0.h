@@ -87,7 +87,7 @@ static inline uint64_t crdt_rd_varuint(crdt_rd *r)
     }
     return crdt_rd_varuint_slow(r);
 }
-/* Signed varint: returns the magnitude, sets *negative (1 also for -0). */
+/* Signed varint: returns the magnitude (up to 2^60), sets *negative (1 also for -0). */
 uint64_t crdt_rd_varint(crdt_rd *r, int *negative);
 /* n raw bytes (pointer into the input), or NULL on truncation. */
 const uint8_t *crdt_rd_bytes(crdt_rd *r, size_t n);

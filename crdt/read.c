@@ -277,8 +277,8 @@ static void map_json(reader *r, const crdt_type *t)
 {
     size_t n = t->map.n;
     size_t *order = malloc((n ? n : 1) * sizeof(size_t));
-    const char **keys = malloc((n ? n : 1) * sizeof(char *));
-    size_t *lens = malloc((n ? n : 1) * sizeof(size_t));
+    const char **keys = calloc(n ? n : 1, sizeof(char *));
+    size_t *lens = calloc(n ? n : 1, sizeof(size_t));
     if (!order || !keys || !lens) {
         r->err = CRDT_ERR_NOMEM;
         free(order);

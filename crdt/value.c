@@ -370,8 +370,8 @@ void crdt_value_write_any(crdt_buf *b, const crdt_value *v)
         crdt_buf_varuint(b, v->u.obj.n);
         size_t n = v->u.obj.n;
         size_t *order = malloc((n ? n : 1) * sizeof(size_t));
-        const char **keys = malloc((n ? n : 1) * sizeof(char *));
-        size_t *lens = malloc((n ? n : 1) * sizeof(size_t));
+        const char **keys = calloc(n ? n : 1, sizeof(char *));
+        size_t *lens = calloc(n ? n : 1, sizeof(size_t));
         if (!order || !keys || !lens) {
             b->oom = 1;
         } else {
@@ -678,8 +678,8 @@ void crdt_value_write_json(crdt_buf *b, const crdt_value *v, int undefined_liter
     case CRDT_V_OBJECT: {
         size_t n = v->u.obj.n;
         size_t *order = malloc((n ? n : 1) * sizeof(size_t));
-        const char **keys = malloc((n ? n : 1) * sizeof(char *));
-        size_t *lens = malloc((n ? n : 1) * sizeof(size_t));
+        const char **keys = calloc(n ? n : 1, sizeof(char *));
+        size_t *lens = calloc(n ? n : 1, sizeof(size_t));
         if (!order || !keys || !lens) {
             b->oom = 1;
         } else {

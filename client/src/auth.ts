@@ -117,6 +117,7 @@ const RENEW_BEFORE_MS = 60_000;
  */
 export class TokenSource {
   private token: string | undefined;
+  private pending: Promise<LoginResult> | undefined;
 
   constructor(
     private readonly source: {
@@ -138,7 +139,11 @@ export class TokenSource {
       return this.source.getToken();
     }
     if (this.source.login && (this.token === undefined || this.expiresSoon(this.token))) {
-      this.token = (await login(this.source.login, this.source.fetch)).token;
+      // Both links ask at once: they share one login.
+      this.pending ??= login(this.source.login, this.source.fetch).finally(() => {
+        this.pending = undefined;
+      });
+      this.token = (await this.pending).token;
     }
     if (this.token === undefined) {
       throw new Error('no token');

@@ -208,7 +208,10 @@ export class ReconnectingSocket {
     this.socket = null;
     this.current = 'closed';
     if (socket !== null) {
-      socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
+      socket.onopen = socket.onmessage = socket.onclose = null;
+      // Keep an error listener: `ws` raises an uncaught error when a socket
+      // closed while connecting has none.
+      socket.onerror = () => {};
       try {
         socket.close(code, reason);
       } catch {

@@ -12,7 +12,7 @@
 set -euo pipefail
 
 STACK_NAME=ferretdb
-# shellcheck source=deploy/local/lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 FERRETDB_MODULE="github.com/FerretDB/FerretDB"
@@ -86,6 +86,9 @@ ferretdb_probe() {
 ferretdb_start() {
     if ferretdb_external; then
         stack_say "external MongoDB (COLLAB_EXTERNAL_MONGO_URI): not starting FerretDB"
+        if ! "$(stack_probe_path)" mongo "$COLLAB_EXTERNAL_MONGO_URI" 5000; then
+            stack_say "warning: the external MongoDB does not answer ping"
+        fi
         return 0
     fi
     FERRETDB_PROBE="$(stack_probe_path)"
@@ -152,7 +155,10 @@ ferretdb_status() {
 }
 
 case "${1:-}" in
-install) ferretdb_install ;;
+install)
+    stack_lock ferretdb
+    ferretdb_install
+    ;;
 start) ferretdb_start ;;
 stop) ferretdb_stop ;;
 status) ferretdb_status ;;

@@ -12,7 +12,7 @@
 set -euo pipefail
 
 STACK_NAME=install-deps
-# shellcheck source=deploy/local/lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DEPS_DEBIAN_PACKAGES=(
@@ -20,6 +20,8 @@ DEPS_DEBIAN_PACKAGES=(
     librdkafka-dev libavro-dev libmongoc-dev libbson-dev libhiredis-dev
     libwebsockets-dev libjwt-dev libjansson-dev libsodium-dev libcmocka-dev
     redis-server prometheus curl ca-certificates
+    # ss (port holders) for the stack scripts; missing from minimal images.
+    iproute2
 )
 
 deps_missing_debian_packages() {
@@ -69,10 +71,10 @@ deps_check_toolchains() {
     if command -v java >/dev/null 2>&1; then
         version="$(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)"
         if (($(deps_major_version "$version") < 17)); then
-            DEPS_PROBLEMS+=("Java $version is too old: Kafka needs 17+ (Debian: openjdk-17-jdk-headless)")
+            DEPS_PROBLEMS+=("Java $version is too old: Kafka needs 17+ (Debian: openjdk-17-jre-headless)")
         fi
     else
-        DEPS_PROBLEMS+=("java is missing: Kafka needs Java 17+ (Debian: openjdk-17-jdk-headless)")
+        DEPS_PROBLEMS+=("java is missing: Kafka needs Java 17+ (Debian: openjdk-17-jre-headless)")
     fi
     if ! command -v mvn >/dev/null 2>&1; then
         DEPS_PROBLEMS+=("mvn is missing: it resolves Kafka from Maven Central (Debian: maven)")
@@ -109,7 +111,7 @@ deps_install_node_modules() {
             continue
         fi
         stack_say "npm ci in ${folder#"$COLLAB_REPO_DIR"/}"
-        if ! (cd "$folder" && npm ci --no-audit --no-fund --loglevel=error); then
+        if ! (cd "$folder" && npm ci --no-audit --no-fund); then
             DEPS_PROBLEMS+=("npm ci failed in $folder")
         fi
         ran=$((ran + 1))

@@ -11,7 +11,7 @@
 set -euo pipefail
 
 STACK_NAME=kafka
-# shellcheck source=deploy/local/lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KAFKA_POM="$STACK_SCRIPT_DIR/kafka/pom.xml"
@@ -149,6 +149,10 @@ kafka_probe() {
 kafka_start() {
     if kafka_external; then
         stack_say "external Kafka at $COLLAB_EXTERNAL_KAFKA_BROKERS (COLLAB_EXTERNAL_KAFKA_BROKERS): not starting a local broker"
+        # A warning only: a managed cluster may need TLS/SASL settings the probe lacks.
+        if ! "$(stack_probe_path)" kafka "$COLLAB_EXTERNAL_KAFKA_BROKERS" 5000; then
+            stack_say "warning: the external Kafka does not answer a plain metadata request"
+        fi
         return 0
     fi
     KAFKA_PROBE="$(stack_probe_path)"
@@ -216,7 +220,10 @@ kafka_status() {
 }
 
 case "${1:-}" in
-install) kafka_install ;;
+install)
+    stack_lock kafka
+    kafka_install
+    ;;
 start) kafka_start ;;
 stop) kafka_stop ;;
 status) kafka_status ;;

@@ -6,10 +6,34 @@
 # same time do not race, and building the stack-probe readiness tool.
 # Sourced, never run; it sources env.sh itself.
 
-# shellcheck source=deploy/local/env.sh
+# shellcheck source=env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 STACK_SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# Rejects settings that would otherwise fail later in an obscure way (a port
+# "9o92" in a config file, two servers on one port).
+stack_check_settings() {
+    local name value seen=" "
+    for name in COLLAB_KAFKA_PORT COLLAB_KAFKA_CONTROLLER_PORT COLLAB_MONGO_PORT \
+        COLLAB_FERRETDB_DEBUG_PORT COLLAB_REDIS_PORT COLLAB_PROMETHEUS_PORT; do
+        value="${!name}"
+        if [[ ! "$value" =~ ^[0-9]{1,5}$ ]] || ((10#$value < 1 || 10#$value > 65535)); then
+            echo "${STACK_NAME:-stack}: error: $name must be a TCP port (1-65535), got '$value'" >&2
+            exit 2
+        fi
+        if [[ "$seen" == *" $((10#$value)) "* ]]; then
+            echo "${STACK_NAME:-stack}: error: $name=$value is also used by another COLLAB_*_PORT" >&2
+            exit 2
+        fi
+        seen+="$((10#$value)) "
+    done
+    if [[ ! "$COLLAB_STACK_START_TIMEOUT" =~ ^[1-9][0-9]*$ ]]; then
+        echo "${STACK_NAME:-stack}: error: COLLAB_STACK_START_TIMEOUT must be a whole number of seconds, got '$COLLAB_STACK_START_TIMEOUT'" >&2
+        exit 2
+    fi
+}
+stack_check_settings
 
 # Every message names the script so that output of `stack.sh up` reads clearly.
 stack_say() {
@@ -44,6 +68,16 @@ stack_lock() {
     fi
 }
 
+# Succeeds while the process exists and is not a zombie: a server whose parent is
+# a reaper that never reaps must still count as gone once it has exited.
+stack_process_running() {
+    local pid="$1" stat
+    stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || return 1
+    # The state is the first field after the parenthesised command name.
+    stat="${stat##*) }"
+    [[ "${stat%% *}" != Z ]]
+}
+
 # Marks the stack folder as created by the stack: `stack.sh reset` deletes only a
 # folder marked so. Called by every start.
 stack_mark_dir() {
@@ -58,7 +92,7 @@ stack_pid_alive() {
     [[ -s "$pid_file" ]] || return 1
     pid="$(<"$pid_file")"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
+    stack_process_running "$pid" || return 1
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker"
 }
 
@@ -114,7 +148,7 @@ stack_wait_ready() {
         if "$@" >/dev/null 2>&1; then
             return 0
         fi
-        if ! kill -0 "$pid" 2>/dev/null; then
+        if ! stack_process_running "$pid"; then
             echo "${STACK_NAME:-stack}: error: $what (pid $pid) died while starting" >&2
             stack_show_log_tail "$log_file"
             exit 1
@@ -139,13 +173,17 @@ stack_stop_pid() {
     pid="$(stack_read_pid "$pid_file")"
     kill -TERM "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + grace_seconds))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
+    while stack_process_running "$pid" && ((SECONDS < deadline)); do
         sleep 0.2
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if stack_process_running "$pid"; then
         stack_say "$what (pid $pid) ignored SIGTERM for ${grace_seconds}s; sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+        deadline=$((SECONDS + 10))
+        while stack_process_running "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
+        if stack_process_running "$pid"; then
+            stack_die "$what (pid $pid) is still there 10s after SIGKILL"
+        fi
     fi
     rm -f "$pid_file"
     stack_say "$what stopped"

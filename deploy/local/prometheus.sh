@@ -9,7 +9,7 @@
 set -euo pipefail
 
 STACK_NAME=prometheus
-# shellcheck source=deploy/local/lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PROMETHEUS_TEMPLATE="$STACK_SCRIPT_DIR/prometheus.yml"
@@ -28,14 +28,31 @@ prometheus_install() {
     stack_say "prometheus $(prometheus --version 2>&1 | sed -n 's/^prometheus, version \([^ ]*\).*/\1/p') is installed"
 }
 
+# Renders the template into PROMETHEUS_CONFIG; prints "changed" when the content
+# differs from what was there.
 prometheus_write_config() {
     mkdir -p "$PROMETHEUS_DIR/data" "$(dirname "$PROMETHEUS_LOG")"
-    sed "s/@COLLAB_PROMETHEUS_PORT@/$COLLAB_PROMETHEUS_PORT/g" "$PROMETHEUS_TEMPLATE" \
+    sed -e "s/@COLLAB_PROMETHEUS_PORT@/$COLLAB_PROMETHEUS_PORT/g" \
+        -e "s/@COLLAB_FERRETDB_DEBUG_PORT@/$COLLAB_FERRETDB_DEBUG_PORT/g" "$PROMETHEUS_TEMPLATE" \
         >"$PROMETHEUS_CONFIG.tmp"
-    mv -f "$PROMETHEUS_CONFIG.tmp" "$PROMETHEUS_CONFIG"
     if command -v promtool >/dev/null 2>&1 &&
-        ! promtool check config "$PROMETHEUS_CONFIG" >/dev/null 2>"$PROMETHEUS_DIR/promtool.err"; then
+        ! promtool check config "$PROMETHEUS_CONFIG.tmp" >/dev/null 2>"$PROMETHEUS_DIR/promtool.err"; then
         stack_die "the generated $PROMETHEUS_CONFIG is invalid: $(cat "$PROMETHEUS_DIR/promtool.err")"
+    fi
+    if ! cmp -s "$PROMETHEUS_CONFIG.tmp" "$PROMETHEUS_CONFIG"; then
+        echo changed
+    fi
+    mv -f "$PROMETHEUS_CONFIG.tmp" "$PROMETHEUS_CONFIG"
+}
+
+# A running Prometheus re-reads an edited template without losing its data.
+prometheus_reload_if_changed() {
+    local outcome
+    outcome="$(prometheus_write_config)" || exit 1
+    if [[ "$outcome" == changed ]]; then
+        curl -fsS --max-time 10 -X POST "$PROMETHEUS_LOCAL_URL/-/reload" >/dev/null ||
+            stack_die "the configuration changed but $PROMETHEUS_LOCAL_URL/-/reload failed (see $PROMETHEUS_LOG)"
+        stack_say "configuration changed: reloaded"
     fi
 }
 
@@ -48,13 +65,14 @@ prometheus_start() {
     stack_lock prometheus
     if stack_pid_alive "$PROMETHEUS_PID_FILE" "$PROMETHEUS_MARKER"; then
         stack_wait_ready "$(stack_read_pid "$PROMETHEUS_PID_FILE")" "$PROMETHEUS_LOG" "Prometheus" prometheus_ready
+        prometheus_reload_if_changed
         stack_say "already running (pid $(stack_read_pid "$PROMETHEUS_PID_FILE")) on 127.0.0.1:$COLLAB_PROMETHEUS_PORT"
         return 0
     fi
     rm -f "$PROMETHEUS_PID_FILE"
     prometheus_install >/dev/null
     stack_require_port_free "$COLLAB_PROMETHEUS_PORT" "Prometheus, COLLAB_PROMETHEUS_PORT"
-    prometheus_write_config
+    prometheus_write_config >/dev/null
 
     local started=$SECONDS
     echo "=== $(date -u +%FT%TZ) prometheus.sh start ===" >>"$PROMETHEUS_LOG"

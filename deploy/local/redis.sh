@@ -7,7 +7,7 @@
 set -euo pipefail
 
 STACK_NAME=redis
-# shellcheck source=deploy/local/lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REDIS_DIR="$COLLAB_STACK_DIR/redis"
@@ -59,6 +59,9 @@ redis_ping() {
 redis_start() {
     if redis_external; then
         stack_say "external Redis (COLLAB_EXTERNAL_REDIS_URL): not starting a local one"
+        if [[ "$(redis-cli --no-auth-warning -u "$COLLAB_EXTERNAL_REDIS_URL" ping 2>/dev/null)" != "PONG" ]]; then
+            stack_say "warning: the external Redis does not answer PONG"
+        fi
         return 0
     fi
     stack_mark_dir

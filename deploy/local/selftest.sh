@@ -4,7 +4,7 @@
 # COLLAB_SELFTEST_PORT_BASE, default 29000) so that it never disturbs the stack
 # developers and tests are using. The download/build cache is shared, so after the
 # first `stack.sh up` on the machine it takes about a minute.
-# Checked: up/status/down, idempotent up, a port held by another program gives a
+# Checked: up/status/down, two concurrent ups, idempotent up, a port held by another program gives a
 # message naming port and holder, a server that dies on start shows its log tail,
 # kill -9 then up recovers (Kafka keeps its topics' data), external Redis is not
 # started, reset deletes the data and refuses an unmarked folder.
@@ -80,11 +80,12 @@ selftest_pid_of() {
     cat "$COLLAB_STACK_DIR/$1/$1.pid" 2>/dev/null
 }
 
-# kill -9 and wait (bounded) until the process is really gone.
+# kill -9 and wait (bounded) until the process is really gone (an unreaped zombie
+# counts as gone: it holds no port and no file).
 selftest_kill9() {
-    local pid="$1" deadline=$((SECONDS + 30))
+    local pid="$1" deadline=$((SECONDS + 30)) stat
     kill -KILL "$pid" 2>/dev/null || return 1
-    while kill -0 "$pid" 2>/dev/null; do
+    while stat="$(cat "/proc/$pid/stat" 2>/dev/null)" && [[ "${stat##*) }" != Z* ]]; do
         ((SECONDS < deadline)) || return 1
         sleep 0.1
     done
@@ -99,10 +100,31 @@ echo "# private stack in $COLLAB_STACK_DIR, ports from $SELFTEST_BASE"
 selftest_expect "status of a stack never started exits 3" 3 stack status
 selftest_output_has "status says stopped" "kafka: stopped"
 
-selftest_expect "up starts all four" 0 stack up
+# Two developers typing `up` at the same moment: both succeed, one server each.
+stack up >"$SELFTEST_TMP/up-a" 2>&1 &
+up_a=$!
+stack up >"$SELFTEST_TMP/up-b" 2>&1 &
+up_b=$!
+wait "$up_a"
+status_a=$?
+wait "$up_b"
+status_b=$?
+cat "$SELFTEST_TMP/up-a" "$SELFTEST_TMP/up-b" >"$SELFTEST_OUT"
+if ((status_a == 0 && status_b == 0)); then selftest_pass "two concurrent ups both succeed"; else
+    selftest_fail "two concurrent ups both succeed (exit statuses $status_a, $status_b)"
+fi
 selftest_output_has "up prints the Kafka client variable" "COLLAB_KAFKA_BROKERS=127.0.0.1:$COLLAB_KAFKA_PORT"
 selftest_expect "status after up exits 0" 0 stack status
 selftest_output_has "status names the FerretDB port" "127.0.0.1:$COLLAB_MONGO_PORT"
+
+kafka_count="$(pgrep -fc "kafka.Kafka $COLLAB_STACK_DIR/" || true)"
+redis_count="$(pgrep -fc "redis-server 127.0.0.1:$COLLAB_REDIS_PORT" || true)"
+if [[ "$kafka_count" == 1 && "$redis_count" == 1 ]]; then
+    selftest_pass "after concurrent ups one Kafka and one Redis run"
+else
+    echo "kafka processes: $kafka_count, redis processes: $redis_count" >"$SELFTEST_OUT"
+    selftest_fail "after concurrent ups one Kafka and one Redis run"
+fi
 
 first_kafka_pid="$(selftest_pid_of kafka)"
 selftest_expect "a second up succeeds" 0 stack up

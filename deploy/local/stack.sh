@@ -12,7 +12,7 @@
 set -euo pipefail
 
 STACK_NAME=stack
-# shellcheck source=deploy/local/lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 STACK_SERVERS=(kafka ferretdb redis prometheus)

@@ -3,7 +3,7 @@
 // engine's encoded state read back by Yjs, diffs and contains (see lib/batch.js).
 //
 // Environment (all optional):
-//   CRDT_DIFF_SESSIONS   sessions in the normal run (default 3000)
+//   CRDT_DIFF_SESSIONS   sessions in the normal run (default 2000)
 //   CRDT_DIFF_BATCH      sessions per batch, i.e. per engine document (default 60)
 //   CRDT_DIFF_SEED       base seed (default 1; "random" picks one and prints it)
 //   CRDT_DIFF_BATCH_SEED run only the batch with this seed (printed with a failure)
@@ -83,7 +83,7 @@ test('differential: engine vs Yjs on random sessions', async (t) => {
     }
     return
   }
-  const sessions = Number(env.CRDT_DIFF_SESSIONS ?? 3000)
+  const sessions = Number(env.CRDT_DIFF_SESSIONS ?? 2000)
   for (let done = 0; done < sessions; done += batchSize) {
     const plan = planBatch(seeds.uint32(), Math.min(batchSize, sessions - done))
     await t.test(`batch ${plan.batchSeed}`, () => checkBatch(cli, plan, totals))

@@ -1,0 +1,273 @@
+/*
+ * awareness: the Redis publishing thread with its bounded queue, and the
+ * y-protocols awareness update reading that presence and removal need.
+ * See awareness.h.
+ */
+#include "ingest/awareness.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/redis.h"
+#include "common/sbuf.h"
+#include "common/util.h"
+#include "common/ws_frame.h"
+
+/* Seconds a presence hash outlives its last update: readers drop entries
+ * older than 30 s anyway; the expiry only reclaims abandoned documents. */
+#define PRESENCE_TTL_SECONDS 120
+
+typedef struct awareness_item {
+    struct awareness_item *next;
+    size_t len;
+    char doc_id[WSFRAME_DOC_ID_MAX + 1];
+    uint8_t data[];
+} awareness_item;
+
+struct ingest_awareness {
+    credis *redis;
+    clog *log;
+    ingest_metrics *metrics;
+    size_t max_queue;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards the queue and stopping */
+    pthread_cond_t cond;
+    awareness_item *head, *tail;
+    size_t queued;
+    bool stopping;
+    int64_t stop_deadline_ms;
+};
+
+int ingest_awareness_valid(const uint8_t *update, size_t len)
+{
+    crdt_rd r;
+    crdt_rd_init(&r, update, len);
+    uint64_t n = crdt_rd_varuint(&r);
+    for (uint64_t i = 0; crdt_rd_ok(&r) && i < n; i++) {
+        size_t slen = 0;
+        (void)crdt_rd_varuint(&r);
+        (void)crdt_rd_varuint(&r);
+        (void)crdt_rd_varstring(&r, &slen);
+    }
+    return crdt_rd_ok(&r) && crdt_rd_left(&r) == 0 ? 0 : -1;
+}
+
+void ingest_awareness_track(ingest_awareness_tracker *t, const uint8_t *update, size_t len)
+{
+    crdt_rd r;
+    crdt_rd_init(&r, update, len);
+    uint64_t n = crdt_rd_varuint(&r);
+    for (uint64_t i = 0; crdt_rd_ok(&r) && i < n; i++) {
+        uint64_t id = crdt_rd_varuint(&r);
+        uint64_t clock = crdt_rd_varuint(&r);
+        size_t slen = 0;
+        const char *state = crdt_rd_varstring(&r, &slen);
+        if (!crdt_rd_ok(&r))
+            return;
+        bool removed = slen == 4 && memcmp(state, "null", 4) == 0;
+        size_t k = 0;
+        while (k < t->count && t->client_id[k] != id)
+            k++;
+        if (removed) {
+            if (k < t->count) {
+                t->count--;
+                t->client_id[k] = t->client_id[t->count];
+                t->clock[k] = t->clock[t->count];
+            }
+            continue;
+        }
+        if (k == t->count) {
+            if (t->count == INGEST_AWARENESS_TRACKED)
+                continue;
+            t->count++;
+        }
+        t->client_id[k] = id;
+        t->clock[k] = clock;
+    }
+}
+
+size_t ingest_awareness_removal(const ingest_awareness_tracker *t, crdt_buf *out)
+{
+    if (t->count == 0)
+        return 0;
+    crdt_buf_varuint(out, t->count);
+    for (size_t i = 0; i < t->count; i++) {
+        crdt_buf_varuint(out, t->client_id[i]);
+        crdt_buf_varuint(out, t->clock[i] + 1);
+        crdt_buf_varbytes(out, "null", 4);
+    }
+    return t->count;
+}
+
+/* Mirrors one update into presence:{doc}; failures only cost freshness. */
+static void update_presence(ingest_awareness *a, const awareness_item *item)
+{
+    char key[WSFRAME_DOC_ID_MAX + 16];
+    snprintf(key, sizeof key, "presence:%s", item->doc_id);
+    crdt_rd r;
+    crdt_rd_init(&r, item->data, item->len);
+    uint64_t n = crdt_rd_varuint(&r);
+    int64_t now_ms = util_wall_ns() / 1000000;
+    for (uint64_t i = 0; crdt_rd_ok(&r) && i < n; i++) {
+        uint64_t id = crdt_rd_varuint(&r);
+        uint64_t clock = crdt_rd_varuint(&r);
+        size_t slen = 0;
+        const char *state = crdt_rd_varstring(&r, &slen);
+        if (!crdt_rd_ok(&r))
+            return;
+        char field[32];
+        snprintf(field, sizeof field, "%llu", (unsigned long long)id);
+        redisReply *reply;
+        if (slen == 4 && memcmp(state, "null", 4) == 0) {
+            reply = credis_command(a->redis, "HDEL %s %s", key, field);
+        } else {
+            /* The state is the client's JSON text, embedded as is: the
+             * awareness protocol already requires it to be JSON. */
+            sbuf json;
+            sbuf_init(&json);
+            sbuf_printf(&json, "{\"clock\":%llu,\"updated_at_ms\":%lld,\"state\":",
+                        (unsigned long long)clock, (long long)now_ms);
+            sbuf_append(&json, state, slen);
+            sbuf_puts(&json, "}");
+            if (sbuf_failed(&json)) {
+                sbuf_free(&json);
+                return;
+            }
+            reply = credis_command(a->redis, "HSET %s %s %b", key, field, json.data, json.len);
+            sbuf_free(&json);
+        }
+        if (reply)
+            freeReplyObject(reply);
+    }
+    redisReply *reply = credis_command(a->redis, "EXPIRE %s %d", key, PRESENCE_TTL_SECONDS);
+    if (reply)
+        freeReplyObject(reply);
+}
+
+static void publish_one(ingest_awareness *a, const awareness_item *item)
+{
+    char channel[WSFRAME_DOC_ID_MAX + 16];
+    snprintf(channel, sizeof channel, "awareness:%s", item->doc_id);
+    redisReply *reply = credis_command(a->redis, "PUBLISH %s %b", channel, item->data, item->len);
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        metrics_counter_inc(a->metrics->awareness_dropped);
+        if (reply)
+            freeReplyObject(reply);
+        return;
+    }
+    freeReplyObject(reply);
+    metrics_counter_inc(a->metrics->awareness_published);
+    update_presence(a, item);
+}
+
+static void *publisher(void *arg)
+{
+    ingest_awareness *a = arg;
+    pthread_mutex_lock(&a->lock);
+    for (;;) {
+        while (!a->head && !a->stopping)
+            pthread_cond_wait(&a->cond, &a->lock);
+        if (!a->head)
+            break;
+        if (a->stopping && util_now_ms() > a->stop_deadline_ms)
+            break;
+        awareness_item *item = a->head;
+        a->head = item->next;
+        if (!a->head)
+            a->tail = NULL;
+        a->queued--;
+        pthread_mutex_unlock(&a->lock);
+        publish_one(a, item);
+        free(item);
+        pthread_mutex_lock(&a->lock);
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
+ingest_awareness *ingest_awareness_new(const char *redis_url, size_t max_queue, clog *log,
+                                       ingest_metrics *m, char *err, size_t err_size)
+{
+    ingest_awareness *a = calloc(1, sizeof *a);
+    if (!a) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    a->log = log;
+    a->metrics = m;
+    a->max_queue = max_queue;
+    credis_opts ro = {.url = redis_url, .connect_timeout_ms = 1000, .command_timeout_ms = 1000,
+                      .log = log};
+    a->redis = credis_new(&ro, err, err_size);
+    if (!a->redis) {
+        free(a);
+        return NULL;
+    }
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->cond, NULL);
+    if (pthread_create(&a->thread, NULL, publisher, a) != 0) {
+        snprintf(err, err_size, "cannot start the awareness thread");
+        credis_free(a->redis);
+        pthread_cond_destroy(&a->cond);
+        pthread_mutex_destroy(&a->lock);
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void ingest_awareness_free(ingest_awareness *a, int64_t timeout_ms)
+{
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->lock);
+    a->stopping = true;
+    a->stop_deadline_ms = util_now_ms() + timeout_ms;
+    pthread_cond_signal(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+    pthread_join(a->thread, NULL);
+    awareness_item *item = a->head;
+    while (item) {
+        awareness_item *next = item->next;
+        free(item);
+        item = next;
+    }
+    credis_free(a->redis);
+    pthread_cond_destroy(&a->cond);
+    pthread_mutex_destroy(&a->lock);
+    free(a);
+}
+
+int ingest_awareness_publish(ingest_awareness *a, const char *doc_id, const uint8_t *update,
+                             size_t len)
+{
+    awareness_item *item = malloc(sizeof *item + len);
+    if (!item) {
+        metrics_counter_inc(a->metrics->awareness_dropped);
+        return -1;
+    }
+    item->next = NULL;
+    item->len = len;
+    snprintf(item->doc_id, sizeof item->doc_id, "%s", doc_id);
+    memcpy(item->data, update, len);
+    pthread_mutex_lock(&a->lock);
+    if (a->queued >= a->max_queue || a->stopping) {
+        pthread_mutex_unlock(&a->lock);
+        free(item);
+        metrics_counter_inc(a->metrics->awareness_dropped);
+        return -1;
+    }
+    if (a->tail)
+        a->tail->next = item;
+    else
+        a->head = item;
+    a->tail = item;
+    a->queued++;
+    pthread_cond_signal(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+    return 0;
+}

@@ -1,0 +1,125 @@
+/*
+ * produce: the ops producer and its done list (a mutex-protected FIFO filled
+ * by delivery reports, drained by the WebSocket thread). See produce.h.
+ */
+#include "ingest/produce.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/kafka_producer.h"
+
+struct ingest_produce {
+    ckafka_producer *producer;
+    const char *topic;
+    ingest_produce_notify_fn notify;
+    void *notify_userdata;
+    pthread_mutex_t lock; /* guards the done list */
+    ingest_op *done_head;
+    ingest_op *done_tail;
+};
+
+static void on_delivery(void *userdata, void *msg_opaque, rd_kafka_resp_err_t err,
+                        int32_t partition, int64_t offset)
+{
+    ingest_produce *p = userdata;
+    ingest_op *op = msg_opaque;
+    op->err = err;
+    op->partition = partition;
+    op->offset = offset;
+    op->next = NULL;
+    pthread_mutex_lock(&p->lock);
+    int was_empty = p->done_head == NULL;
+    if (p->done_tail)
+        p->done_tail->next = op;
+    else
+        p->done_head = op;
+    p->done_tail = op;
+    pthread_mutex_unlock(&p->lock);
+    /* One wake per batch: the WebSocket thread takes the whole list. */
+    if (was_empty && p->notify)
+        p->notify(p->notify_userdata);
+}
+
+ingest_produce *ingest_produce_new(const ingest_produce_opts *opts, char *err, size_t err_size)
+{
+    ingest_produce *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    if (pthread_mutex_init(&p->lock, NULL) != 0) {
+        free(p);
+        snprintf(err, err_size, "cannot create a mutex");
+        return NULL;
+    }
+    p->topic = opts->topic;
+    p->notify = opts->notify;
+    p->notify_userdata = opts->notify_userdata;
+
+    char timeout[32];
+    snprintf(timeout, sizeof timeout, "%lld", (long long)opts->ack_timeout_ms);
+    /* linger 1 ms: batches form under load, and a lone op waits at most
+     * that long (the ack latency target is 10 ms at p99). */
+    const char *extra[] = {"message.timeout.ms", timeout, "linger.ms", "1",
+                           "queue.buffering.max.messages", "200000", NULL};
+    ckafka_producer_opts po = {
+        .brokers = opts->brokers,
+        .client_id = opts->client_id,
+        .log = opts->log,
+        .on_delivery = on_delivery,
+        .delivery_userdata = p,
+        .poll_thread = true,
+        .extra_config = extra,
+    };
+    p->producer = ckafka_producer_new(&po, err, err_size);
+    if (!p->producer) {
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+rd_kafka_resp_err_t ingest_produce_send(ingest_produce *p, const char *key, size_t key_len,
+                                        const uint8_t *value, size_t value_len, ingest_op *op)
+{
+    return ckafka_producer_send(p->producer, p->topic, RD_KAFKA_PARTITION_UA, key, key_len, value,
+                                value_len, op, 0);
+}
+
+ingest_op *ingest_produce_take_done(ingest_produce *p)
+{
+    pthread_mutex_lock(&p->lock);
+    ingest_op *list = p->done_head;
+    p->done_head = p->done_tail = NULL;
+    pthread_mutex_unlock(&p->lock);
+    return list;
+}
+
+int ingest_produce_outstanding(ingest_produce *p)
+{
+    return ckafka_producer_outstanding(p->producer);
+}
+
+int ingest_produce_flush(ingest_produce *p, int timeout_ms)
+{
+    return ckafka_producer_flush(p->producer, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
+}
+
+void ingest_produce_free(ingest_produce *p)
+{
+    if (!p)
+        return;
+    /* Purged messages report through on_delivery into the done list. */
+    ckafka_producer_free(p->producer);
+    ingest_op *op = ingest_produce_take_done(p);
+    while (op) {
+        ingest_op *next = op->next;
+        free(op);
+        op = next;
+    }
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}

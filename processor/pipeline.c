@@ -1,0 +1,902 @@
+/*
+ * pipeline: consume -> merge -> produce + commit offsets in one transaction
+ * per batch; partition ownership, recovery and eviction. See pipeline.h.
+ */
+#include "processor/pipeline.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/kafka_consumer.h"
+#include "common/kafka_producer.h"
+#include "common/util.h"
+#include "processor/doctable.h"
+#include "processor/items_json.h"
+#include "processor/merge.h"
+#include "processor/recovery.h"
+
+/* What the batch owes the views once its transaction commits. */
+typedef struct pending_op {
+    pdoc *doc;
+    int64_t version;
+    enum cavro_merged_kind kind;
+    char *op_id, *user_id, *item_id;
+    int64_t client_id, ingest_time_us, processed_time_us, offset;
+    int32_t partition;
+    uint8_t *payload;
+    size_t payload_len;
+} pending_op;
+
+typedef struct part_state {
+    int32_t partition;
+    bool assigned;
+    bool need_recovery;
+    int64_t batch_next_offset; /* input offset to commit with the batch; -1: none */
+    metrics_gauge *lag;
+} part_state;
+
+typedef struct pipe_metrics {
+    metrics_family *ops, *dlq, *lag;
+    metrics_counter *merged, *duplicates, *noops, *poison;
+    metrics_counter *conflicts_detected, *conflicts_resolved, *aborts, *evictions;
+    metrics_counter *recovery_records, *recovery_gaps;
+    metrics_histogram *merge_seconds, *batch_ops, *commit_seconds, *latency_seconds;
+    metrics_histogram *recovery_seconds, *load_seconds;
+    metrics_gauge *documents;
+} pipe_metrics;
+
+struct ppipe {
+    ppipe_config cfg;
+    docstore *ds;
+    pviews *views;
+    const struct cavro_registry *avro;
+    clog *log;
+    svc *svc;
+    ckafka_consumer *consumer;
+    ckafka_producer *producer;
+    pdoc_table *docs;
+    precover_ctx recover;
+    part_state *parts;
+    size_t part_count, part_cap;
+    /* the open batch */
+    bool txn_open;
+    int batch_ops;
+    int64_t batch_start_ms;
+    pending_op *pending;
+    size_t pending_count, pending_cap;
+    pdoc **touched;
+    size_t touched_count, touched_cap;
+    bool fatal;
+    atomic_bool ready;
+    int64_t last_maintenance_ms;
+    pipe_metrics m;
+};
+
+static const double batch_buckets[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
+static const double latency_buckets[] = {0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03,
+                                         0.05,  0.1,   0.2,   0.5,  1,     2,    5};
+
+static int register_metrics(ppipe *p, metrics_registry *reg)
+{
+    pipe_metrics *m = &p->m;
+    const char *result_label[] = {"result"};
+    const char *reason_label[] = {"reason"};
+    const char *partition_label[] = {"partition"};
+    if (metrics_family_new(reg, METRICS_COUNTER, "processor_ops_total",
+                           "Ops read from collab.ops by outcome", result_label, 1, NULL, 0,
+                           &m->ops) != METRICS_OK ||
+        !(m->merged = metrics_family_counter(m->ops, (const char *[]){"merged"})) ||
+        !(m->duplicates = metrics_family_counter(m->ops, (const char *[]){"duplicate"})) ||
+        !(m->noops = metrics_family_counter(m->ops, (const char *[]){"noop"})) ||
+        !(m->poison = metrics_family_counter(m->ops, (const char *[]){"poison"})) ||
+        metrics_family_new(reg, METRICS_COUNTER, "processor_dlq_records_total",
+                           "Records sent to collab.dlq by reason code", reason_label, 1, NULL, 0,
+                           &m->dlq) != METRICS_OK ||
+        metrics_family_new(reg, METRICS_GAUGE, "processor_consumer_lag_records",
+                           "Records of collab.ops not yet merged, per partition", partition_label,
+                           1, NULL, 0, &m->lag) != METRICS_OK ||
+        metrics_counter_new(reg, "processor_conflicts_detected_total",
+                            "Item writes that put an item into conflict",
+                            &m->conflicts_detected) != METRICS_OK ||
+        metrics_counter_new(reg, "processor_conflicts_resolved_total",
+                            "Item ops that settled a conflict",
+                            &m->conflicts_resolved) != METRICS_OK ||
+        metrics_counter_new(reg, "processor_txn_aborts_total",
+                            "Kafka transactions aborted (the batch is redone)",
+                            &m->aborts) != METRICS_OK ||
+        metrics_counter_new(reg, "processor_evictions_total", "Documents evicted from memory",
+                            &m->evictions) != METRICS_OK ||
+        metrics_counter_new(reg, "processor_recovery_records_total",
+                            "Merged records replayed by partition recoveries",
+                            &m->recovery_records) != METRICS_OK ||
+        metrics_counter_new(reg, "processor_recovery_gaps_total",
+                            "Records whose version did not follow their document's in recovery",
+                            &m->recovery_gaps) != METRICS_OK ||
+        metrics_histogram_new(reg, "processor_merge_seconds", "Time to merge one op",
+                              metrics_latency_buckets, METRICS_LATENCY_BUCKET_COUNT,
+                              &m->merge_seconds) != METRICS_OK ||
+        metrics_histogram_new(reg, "processor_batch_ops", "Ops per Kafka transaction",
+                              batch_buckets, sizeof batch_buckets / sizeof batch_buckets[0],
+                              &m->batch_ops) != METRICS_OK ||
+        metrics_histogram_new(reg, "processor_txn_commit_seconds",
+                              "Time to send offsets and commit one transaction",
+                              metrics_latency_buckets, METRICS_LATENCY_BUCKET_COUNT,
+                              &m->commit_seconds) != METRICS_OK ||
+        metrics_histogram_new(reg, "processor_commit_latency_seconds",
+                              "From ingest_time of an op to the commit of its merged record",
+                              latency_buckets, sizeof latency_buckets / sizeof latency_buckets[0],
+                              &m->latency_seconds) != METRICS_OK ||
+        metrics_histogram_new(reg, "processor_recovery_seconds",
+                              "Time to recover one assigned partition", metrics_latency_buckets,
+                              METRICS_LATENCY_BUCKET_COUNT, &m->recovery_seconds) != METRICS_OK ||
+        metrics_histogram_new(reg, "processor_document_load_seconds",
+                              "Time to load one document from the views", metrics_latency_buckets,
+                              METRICS_LATENCY_BUCKET_COUNT, &m->load_seconds) != METRICS_OK ||
+        metrics_gauge_new(reg, "processor_documents", "Documents held in memory", &m->documents) !=
+            METRICS_OK)
+        return -1;
+    return 0;
+}
+
+static part_state *part_get(ppipe *p, int32_t partition)
+{
+    for (size_t i = 0; i < p->part_count; i++) {
+        if (p->parts[i].partition == partition)
+            return &p->parts[i];
+    }
+    if (p->part_count == p->part_cap) {
+        size_t cap = p->part_cap ? p->part_cap * 2 : 16;
+        part_state *grown = realloc(p->parts, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        p->parts = grown;
+        p->part_cap = cap;
+    }
+    part_state *ps = &p->parts[p->part_count++];
+    memset(ps, 0, sizeof *ps);
+    ps->partition = partition;
+    ps->batch_next_offset = -1;
+    char label[16];
+    snprintf(label, sizeof label, "%d", (int)partition);
+    ps->lag = metrics_family_gauge(p->m.lag, (const char *[]){label});
+    return ps;
+}
+
+static void log_kv(ppipe *p, clog_level level, const char *msg, const char *key, const char *value)
+{
+    clog_field f[] = {clog_str(key, value)};
+    clog_emit(p->log, level, msg, f, 1);
+}
+
+static void fail_fatal(ppipe *p, const char *why)
+{
+    log_kv(p, CLOG_ERROR, "processor stops", "reason", why);
+    p->fatal = true;
+    svc_request_stop(p->svc, true, why);
+}
+
+/* ---- the batch ---- */
+
+static void pending_free(pending_op *op)
+{
+    free(op->op_id);
+    free(op->user_id);
+    free(op->item_id);
+    free(op->payload);
+}
+
+static void batch_reset(ppipe *p)
+{
+    for (size_t i = 0; i < p->pending_count; i++)
+        pending_free(&p->pending[i]);
+    p->pending_count = 0;
+    for (size_t i = 0; i < p->touched_count; i++)
+        p->touched[i]->in_batch = false;
+    p->touched_count = 0;
+    for (size_t i = 0; i < p->part_count; i++)
+        p->parts[i].batch_next_offset = -1;
+    p->batch_ops = 0;
+    p->txn_open = false;
+}
+
+static bool touch(ppipe *p, pdoc *d)
+{
+    if (d->in_batch)
+        return true;
+    if (p->touched_count == p->touched_cap) {
+        size_t cap = p->touched_cap ? p->touched_cap * 2 : 64;
+        pdoc **grown = realloc(p->touched, cap * sizeof *grown);
+        if (!grown) {
+            fail_fatal(p, "out of memory");
+            return false;
+        }
+        p->touched = grown;
+        p->touched_cap = cap;
+    }
+    p->touched[p->touched_count++] = d;
+    d->in_batch = true;
+    return true;
+}
+
+static const char *merged_kind_name(enum cavro_merged_kind kind)
+{
+    switch (kind) {
+    case CAVRO_MERGED_YJS_UPDATE:
+        return "YJS_UPDATE";
+    case CAVRO_MERGED_ITEM_STATE:
+        return "ITEM_STATE";
+    case CAVRO_MERGED_ITEM_CONFLICT:
+        return "ITEM_CONFLICT";
+    }
+    return "UNKNOWN";
+}
+
+static void push_item_view(ppipe *p, pdoc *d, const char *item_id)
+{
+    items_state *s = pdoc_item(d, item_id);
+    if (!s)
+        return;
+    json_t *json = items_state_to_json(s);
+    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    json_decref(json);
+    const items_sibling *cur = items_current(s);
+    docstore_item item = {.doc_id = d->id,
+                          .item_id = s->item_id,
+                          .revision = (int64_t)s->revision,
+                          .version = (int64_t)s->version,
+                          .conflict = items_in_conflict(s),
+                          .state_json = text ? text : "{}",
+                          .value = cur ? (cur->value ? cur->value : (const uint8_t *)"") : NULL,
+                          .value_len = cur ? cur->value_len : 0};
+    uint64_t seq = text ? pviews_push_item(p->views, &item) : 0;
+    free(text);
+    if (seq)
+        d->views_seq = seq;
+    else
+        d->views_lost = true;
+}
+
+/* The whole state of d to the views (Redis doc:{doc}, MongoDB documents). */
+static void push_state_view(ppipe *p, pdoc *d)
+{
+    uint8_t *state = NULL, *sv = NULL;
+    size_t state_len = 0, sv_len = 0;
+    uint64_t seq = 0;
+    if (crdt_encode_state(d->crdt, NULL, 0, &state, &state_len) == CRDT_OK &&
+        crdt_encode_state_vector(d->crdt, &sv, &sv_len) == CRDT_OK)
+        seq = pviews_push_state(p->views, d->id, d->version, state, state_len, sv, sv_len);
+    free(state);
+    free(sv);
+    if (seq) {
+        d->views_seq = seq;
+        d->views_lost = false;
+    } else {
+        d->views_lost = true;
+    }
+}
+
+static void push_op_view(ppipe *p, pdoc *d, const pending_op *op)
+{
+    docstore_op sop = {.doc_id = d->id,
+                       .op_id = op->op_id,
+                       .version = op->version,
+                       .kind = merged_kind_name(op->kind),
+                       .user_id = op->user_id,
+                       .client_id = op->client_id,
+                       .ingest_time_us = op->ingest_time_us,
+                       .processed_time_us = op->processed_time_us,
+                       .partition = op->partition,
+                       .offset = op->offset,
+                       .bytes = op->payload,
+                       .len = op->payload_len};
+    uint64_t seq = pviews_push_op(p->views, &sop);
+    if (seq) {
+        d->views_seq = seq;
+    } else {
+        d->views_lost = true;
+        clog_field f[] = {clog_str("doc_id", d->id), clog_int("version", op->version)};
+        clog_emit(p->log, CLOG_WARN,
+                  "view queue full: crdt_operations entry dropped (replay fills it)", f, 2);
+    }
+}
+
+static void recover_partitions(ppipe *p);
+
+/* Aborts the open transaction: nothing of the batch is visible. The documents
+ * it changed are dropped (their memory is ahead of the committed log), the
+ * input is rewound to the committed offsets, and the partitions involved are
+ * recovered again before their next op. */
+static void abort_batch(ppipe *p, const char *why)
+{
+    metrics_counter_inc(p->m.aborts);
+    log_kv(p, CLOG_WARN, "aborting the batch", "reason", why);
+    if (p->txn_open) {
+        char err[512];
+        ckafka_txn_status st =
+            ckafka_txn_abort(p->producer, p->cfg.kafka_timeout_ms, err, sizeof err);
+        if (st == CKAFKA_TXN_FATAL) {
+            fail_fatal(p, err);
+            return;
+        }
+    }
+    for (size_t i = 0; i < p->part_count; i++) {
+        part_state *ps = &p->parts[i];
+        if (ps->batch_next_offset >= 0 && ps->assigned)
+            ps->need_recovery = true;
+    }
+    for (size_t i = 0; i < p->touched_count; i++) {
+        part_state *ps = part_get(p, p->touched[i]->partition);
+        if (ps && ps->assigned)
+            ps->need_recovery = true;
+    }
+    for (size_t i = 0; i < p->part_count; i++) {
+        if (p->parts[i].need_recovery)
+            pdoc_drop_partition(p->docs, p->parts[i].partition);
+    }
+    p->touched_count = 0; /* the documents are gone */
+    batch_reset(p);
+    rd_kafka_resp_err_t kerr = ckafka_consumer_rewind(p->consumer, p->cfg.kafka_timeout_ms);
+    if (kerr)
+        log_kv(p, CLOG_ERROR, "rewind failed", "error", rd_kafka_err2str(kerr));
+}
+
+/* Commits the open transaction with the batch's input offsets, then hands
+ * the batch's view jobs to the writer. */
+static void commit_batch(ppipe *p)
+{
+    if (!p->txn_open)
+        return;
+    int64_t t0 = util_now_ns();
+    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(4);
+    for (size_t i = 0; i < p->part_count; i++) {
+        if (p->parts[i].batch_next_offset >= 0)
+            rd_kafka_topic_partition_list_add(offsets, p->cfg.ops_topic, p->parts[i].partition)
+                ->offset = p->parts[i].batch_next_offset;
+    }
+    char err[512] = "";
+    ckafka_txn_status st = CKAFKA_TXN_OK;
+    if (offsets->cnt > 0) {
+        st = ckafka_txn_send_offsets(p->producer, p->consumer, offsets, p->cfg.kafka_timeout_ms,
+                                     err, sizeof err);
+    }
+    for (int attempt = 0; st == CKAFKA_TXN_OK || (st == CKAFKA_TXN_RETRY && attempt < 5);
+         attempt++) {
+        st = ckafka_txn_commit(p->producer, p->cfg.kafka_timeout_ms, err, sizeof err);
+        if (st != CKAFKA_TXN_RETRY)
+            break;
+    }
+    rd_kafka_topic_partition_list_destroy(offsets);
+    if (st == CKAFKA_TXN_FATAL) {
+        fail_fatal(p, err);
+        batch_reset(p);
+        return;
+    }
+    if (st != CKAFKA_TXN_OK) {
+        /* ABORTED: the library aborted it already; RETRY/ERROR: abort it here. */
+        if (st == CKAFKA_TXN_ABORTED)
+            p->txn_open = false;
+        abort_batch(p, err[0] ? err : ckafka_txn_status_name(st));
+        return;
+    }
+    metrics_histogram_observe_since_ns(p->m.commit_seconds, t0);
+    metrics_histogram_observe(p->m.batch_ops, (double)p->batch_ops);
+    int64_t now_us = util_wall_ns() / 1000;
+    for (size_t i = 0; i < p->pending_count; i++) {
+        pending_op *op = &p->pending[i];
+        metrics_histogram_observe(p->m.latency_seconds,
+                                  (double)(now_us - op->ingest_time_us) / 1e6);
+        push_op_view(p, op->doc, op);
+        if (op->item_id)
+            push_item_view(p, op->doc, op->item_id);
+    }
+    for (size_t i = 0; i < p->touched_count; i++)
+        push_state_view(p, p->touched[i]);
+    batch_reset(p);
+}
+
+static bool begin_batch(ppipe *p)
+{
+    if (p->txn_open)
+        return true;
+    char err[512];
+    ckafka_txn_status st = ckafka_txn_begin(p->producer, err, sizeof err);
+    if (st != CKAFKA_TXN_OK) {
+        fail_fatal(p, err);
+        return false;
+    }
+    p->txn_open = true;
+    p->batch_start_ms = util_now_ms();
+    return true;
+}
+
+/* ---- one record ---- */
+
+static bool produce(ppipe *p, const char *topic, int32_t partition, const void *key, size_t key_len,
+                    const void *value, size_t value_len)
+{
+    rd_kafka_resp_err_t kerr =
+        ckafka_producer_send(p->producer, topic, partition, key, key_len, value, value_len, NULL,
+                             p->cfg.kafka_timeout_ms);
+    if (kerr) {
+        abort_batch(p, rd_kafka_err2str(kerr));
+        return false;
+    }
+    return true;
+}
+
+static bool send_to_dlq(ppipe *p, const rd_kafka_message_t *msg, const char *code,
+                        const char *reason)
+{
+    struct cavro_dlq_record rec = {0};
+    rec.original_key.present = msg->key != NULL;
+    rec.original_key.bytes.data = msg->key;
+    rec.original_key.bytes.len = msg->key_len;
+    rec.original_value.data = msg->payload;
+    rec.original_value.len = msg->len;
+    rec.topic = (char *)p->cfg.ops_topic;
+    rec.partition = msg->partition;
+    rec.offset = msg->offset;
+    rec.reason_code = (char *)code;
+    rec.reason = (char *)reason;
+    rec.service = (char *)p->cfg.instance_id;
+    rec.failed_time_us = util_wall_ns() / 1000;
+    uint8_t *value = NULL;
+    size_t value_len = 0;
+    char why[256];
+    if (cavro_dlq_record_encode(p->avro, &rec, &value, &value_len, why, sizeof why) != CAVRO_OK) {
+        /* A reason that is not UTF-8 (from a hostile op id, say): say less. */
+        rec.reason = "reason not representable";
+        if (cavro_dlq_record_encode(p->avro, &rec, &value, &value_len, why, sizeof why) !=
+            CAVRO_OK) {
+            fail_fatal(p, why);
+            return false;
+        }
+    }
+    bool ok = produce(p, p->cfg.dlq_topic, RD_KAFKA_PARTITION_UA, msg->key, msg->key_len, value,
+                      value_len);
+    free(value);
+    if (ok) {
+        metrics_counter_inc(p->m.poison);
+        metrics_counter *c = metrics_family_counter(p->m.dlq, (const char *[]){code});
+        if (c)
+            metrics_counter_inc(c);
+        clog_field f[] = {clog_str("reason_code", code), clog_str("reason", reason),
+                          clog_int("partition", msg->partition), clog_int("offset", msg->offset)};
+        clog_emit(p->log, CLOG_WARN, "op sent to the DLQ", f, 4);
+    }
+    return ok;
+}
+
+static bool keep_in_memory(const pdoc *d, void *userdata)
+{
+    ppipe *p = userdata;
+    return d->in_batch || d->views_lost || d->views_seq > pviews_written_seq(p->views);
+}
+
+/* Makes room for one more document when the table is full: evicts the least
+ * recently used documents whose views are written (so they reload exactly). */
+static void make_room(ppipe *p)
+{
+    while (pdoc_table_full(p->docs)) {
+        pdoc *victim = pdoc_lru_victim(p->docs, keep_in_memory, p);
+        if (!victim)
+            return; /* everything is still being written: run over the bound a little */
+        pdoc_remove(p->docs, victim);
+        metrics_counter_inc(p->m.evictions);
+    }
+}
+
+static pdoc *get_doc(ppipe *p, const char *doc_id, int32_t partition)
+{
+    pdoc *d = pdoc_find(p->docs, doc_id);
+    if (d)
+        return d;
+    make_room(p);
+    char err[512];
+    int64_t t0 = util_now_ns();
+    d = precover_load_doc(&p->recover, p->docs, doc_id, partition, err, sizeof err);
+    metrics_histogram_observe_since_ns(p->m.load_seconds, t0);
+    if (!d) {
+        clog_field f[] = {clog_str("doc_id", doc_id), clog_str("error", err)};
+        clog_emit(p->log, CLOG_WARN, "cannot load document; retrying", f, 2);
+    }
+    return d;
+}
+
+static bool key_matches(const rd_kafka_message_t *msg, const char *doc_id)
+{
+    size_t len = strlen(doc_id);
+    return msg->key && msg->key_len == len && memcmp(msg->key, doc_id, len) == 0;
+}
+
+/* Handles one record inside the open transaction. false when the batch was
+ * aborted (the record will be read again). */
+static bool handle(ppipe *p, const rd_kafka_message_t *msg)
+{
+    part_state *ps = part_get(p, msg->partition);
+    if (!ps) {
+        fail_fatal(p, "out of memory");
+        return false;
+    }
+    struct cavro_client_op op;
+    char why[256];
+    bool ok = true;
+    if (cavro_client_op_decode(p->avro, msg->payload, msg->len, &op, why, sizeof why) != CAVRO_OK) {
+        ok = send_to_dlq(p, msg, "avro_undecodable", why);
+    } else if (!key_matches(msg, op.doc_id)) {
+        ok = send_to_dlq(p, msg, "key_mismatch", "the record key is not the op's doc_id");
+        cavro_client_op_clear(&op);
+    } else {
+        pdoc *d = get_doc(p, op.doc_id, msg->partition);
+        if (!d) {
+            cavro_client_op_clear(&op);
+            abort_batch(p, "document load failed");
+            return false;
+        }
+        pmerge_out out;
+        int64_t t0 = util_now_ns();
+        pmerge_result r =
+            pmerge_apply(p->avro, d, &op, msg->partition, msg->offset, util_wall_ns() / 1000, &out);
+        metrics_histogram_observe_since_ns(p->m.merge_seconds, t0);
+        switch (r) {
+        case PMERGE_MERGED:
+            ok = touch(p, d) && produce(p, p->cfg.merged_topic, msg->partition, d->id,
+                                        strlen(d->id), out.record, out.record_len);
+            if (ok) {
+                if (p->pending_count == p->pending_cap) {
+                    size_t cap = p->pending_cap ? p->pending_cap * 2 : 256;
+                    pending_op *grown = realloc(p->pending, cap * sizeof *grown);
+                    if (!grown) {
+                        fail_fatal(p, "out of memory");
+                        ok = false;
+                        break;
+                    }
+                    p->pending = grown;
+                    p->pending_cap = cap;
+                }
+                pending_op *po = &p->pending[p->pending_count++];
+                memset(po, 0, sizeof *po);
+                po->doc = d;
+                po->version = out.version;
+                po->kind = out.kind;
+                po->op_id = strdup(op.op_id);
+                po->user_id = strdup(op.user_id);
+                po->item_id = out.item ? strdup(out.item->item_id) : NULL;
+                po->client_id = op.client_id;
+                po->ingest_time_us = op.ingest_time_us;
+                po->processed_time_us = util_wall_ns() / 1000;
+                po->partition = msg->partition;
+                po->offset = msg->offset;
+                po->payload = out.payload;
+                po->payload_len = out.payload_len;
+                out.payload = NULL;
+                metrics_counter_inc(p->m.merged);
+                if (out.conflict_detected)
+                    metrics_counter_inc(p->m.conflicts_detected);
+                if (out.conflict_resolved)
+                    metrics_counter_inc(p->m.conflicts_resolved);
+            }
+            break;
+        case PMERGE_DUPLICATE:
+            metrics_counter_inc(p->m.duplicates);
+            break;
+        case PMERGE_NOOP:
+            metrics_counter_inc(p->m.noops);
+            break;
+        case PMERGE_POISON:
+            ok = send_to_dlq(p, msg, out.reason_code, out.reason);
+            break;
+        case PMERGE_FATAL:
+            log_kv(p, CLOG_ERROR, "document unusable after an engine failure; reloading", "doc_id",
+                   d->id);
+            touch(p, d);
+            pmerge_out_clear(&out);
+            cavro_client_op_clear(&op);
+            abort_batch(p, "engine failure");
+            return false;
+        }
+        pmerge_out_clear(&out);
+        cavro_client_op_clear(&op);
+    }
+    if (!ok)
+        return false;
+    ps->batch_next_offset = msg->offset + 1;
+    p->batch_ops++;
+    return true;
+}
+
+/* ---- partitions ---- */
+
+static void replayed_record(void *userdata, pdoc *d, const struct cavro_merged_op *m)
+{
+    ppipe *p = userdata;
+    pending_op op = {.version = m->doc_version,
+                     .kind = m->kind,
+                     .op_id = m->op_id,
+                     .user_id = m->user_id,
+                     .client_id = m->client_id,
+                     .ingest_time_us = m->ingest_time_us,
+                     .processed_time_us = m->processed_time_us,
+                     .offset = m->source_offset,
+                     .partition = m->source_partition,
+                     .payload = m->payload.data,
+                     .payload_len = m->payload.len};
+    /* A crash may have left these out of the views: write them again
+     * (idempotent), so the views catch up. */
+    push_op_view(p, d, &op);
+    if (m->kind != CAVRO_MERGED_YJS_UPDATE) {
+        struct cavro_item_state st;
+        char why[256];
+        if (cavro_item_state_decode(p->avro, m->payload.data, m->payload.len, &st, why,
+                                    sizeof why) == CAVRO_OK) {
+            push_item_view(p, d, st.item_id);
+            cavro_item_state_clear(&st);
+        }
+    }
+}
+
+typedef struct state_push {
+    ppipe *p;
+    int32_t partition;
+} state_push;
+
+static void push_partition_state(pdoc *d, void *userdata)
+{
+    state_push *sp = userdata;
+    if (d->partition == sp->partition)
+        push_state_view(sp->p, d);
+}
+
+/* Recovers every partition that needs it, retrying with backoff (MongoDB or
+ * Kafka may be down) until it worked or the service stops. */
+static void recover_partitions(ppipe *p)
+{
+    util_backoff backoff;
+    util_backoff_init(&backoff, 200, 5000);
+    for (size_t i = 0; i < p->part_count && !p->fatal; i++) {
+        part_state *ps = &p->parts[i];
+        while (ps->assigned && ps->need_recovery && !svc_stopping(p->svc)) {
+            int64_t t0 = util_now_ns();
+            int64_t records = 0, gaps = 0;
+            char err[512];
+            pdoc_drop_partition(p->docs, ps->partition);
+            if (precover_partition(&p->recover, p->docs, ps->partition, replayed_record, p,
+                                   &records, &gaps, err, sizeof err) == 0) {
+                ps->need_recovery = false;
+                state_push sp = {p, ps->partition};
+                pdoc_each(p->docs, push_partition_state, &sp);
+                metrics_histogram_observe_since_ns(p->m.recovery_seconds, t0);
+                metrics_counter_add(p->m.recovery_records, (uint64_t)records);
+                metrics_counter_add(p->m.recovery_gaps, (uint64_t)gaps);
+                clog_field f[] = {clog_int("partition", ps->partition),
+                                  clog_int("records", records), clog_int("gaps", gaps),
+                                  clog_double("seconds", (double)(util_now_ns() - t0) / 1e9)};
+                clog_emit(p->log, CLOG_INFO, "partition recovered", f, 4);
+            } else {
+                clog_field f[] = {clog_int("partition", ps->partition), clog_str("error", err)};
+                clog_emit(p->log, CLOG_WARN, "partition recovery failed; retrying", f, 2);
+                util_sleep_ms(util_backoff_next(&backoff));
+            }
+        }
+    }
+}
+
+static void on_assigned(void *userdata, const rd_kafka_topic_partition_list_t *parts)
+{
+    ppipe *p = userdata;
+    for (int i = 0; i < parts->cnt; i++) {
+        part_state *ps = part_get(p, parts->elems[i].partition);
+        if (!ps) {
+            fail_fatal(p, "out of memory");
+            return;
+        }
+        ps->assigned = true;
+        ps->need_recovery = true;
+    }
+    /* Before any op of these partitions is merged. */
+    recover_partitions(p);
+}
+
+static void on_revoked(void *userdata, const rd_kafka_topic_partition_list_t *parts, bool lost)
+{
+    ppipe *p = userdata;
+    if (p->txn_open) {
+        if (lost)
+            abort_batch(p, "partitions lost");
+        else
+            commit_batch(p);
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        part_state *ps = part_get(p, parts->elems[i].partition);
+        if (ps) {
+            ps->assigned = false;
+            ps->need_recovery = false;
+            metrics_gauge_set(ps->lag, 0);
+        }
+        pdoc_drop_partition(p->docs, parts->elems[i].partition);
+    }
+}
+
+/* ---- life cycle ---- */
+
+ppipe *ppipe_new(const ppipe_config *cfg, docstore *ds, pviews *views,
+                 const struct cavro_registry *avro, metrics_registry *reg, clog *log, char *err,
+                 size_t err_size)
+{
+    ppipe *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    p->cfg = *cfg;
+    p->ds = ds;
+    p->views = views;
+    p->avro = avro;
+    p->log = log;
+    p->recover = (precover_ctx){.ds = ds,
+                                .avro = avro,
+                                .log = log,
+                                .brokers = cfg->brokers,
+                                .merged_topic = cfg->merged_topic,
+                                .snapshotter_group = cfg->snapshotter_group,
+                                .timeout_ms = cfg->kafka_timeout_ms};
+    p->docs = pdoc_table_new(cfg->max_docs, NULL);
+    if (!p->docs || register_metrics(p, reg) != 0) {
+        snprintf(err, err_size, "out of memory or metrics registration failed");
+        ppipe_free(p);
+        return NULL;
+    }
+    char txn_timeout[32];
+    snprintf(txn_timeout, sizeof txn_timeout, "%d", cfg->txn_timeout_ms);
+    const char *producer_config[] = {"transaction.timeout.ms", txn_timeout, "linger.ms", "1", NULL};
+    ckafka_producer_opts po = {.brokers = cfg->brokers,
+                               .client_id = cfg->instance_id,
+                               .transactional_id = cfg->transactional_id,
+                               .log = log,
+                               .poll_thread = true,
+                               .extra_config = producer_config};
+    p->producer = ckafka_producer_new(&po, err, err_size);
+    if (!p->producer) {
+        ppipe_free(p);
+        return NULL;
+    }
+    if (ckafka_txn_init(p->producer, cfg->kafka_timeout_ms, err, err_size) != CKAFKA_TXN_OK) {
+        ppipe_free(p);
+        return NULL;
+    }
+    const char *topics[] = {cfg->ops_topic, NULL};
+    /* Small fetch waits: the merge loop closes a batch as soon as nothing more
+     * is fetched, so a fetch that waits for data adds to every op's latency. */
+    const char *consumer_config[] = {"fetch.wait.max.ms",
+                                     "5",
+                                     "session.timeout.ms",
+                                     "10000",
+                                     "heartbeat.interval.ms",
+                                     "1000",
+                                     NULL};
+    ckafka_consumer_opts co = {.brokers = cfg->brokers,
+                               .group_id = cfg->group_id,
+                               .client_id = cfg->instance_id,
+                               .log = log,
+                               .topics = topics,
+                               .on_assigned = on_assigned,
+                               .on_revoked = on_revoked,
+                               .rebalance_userdata = p,
+                               .extra_config = consumer_config};
+    p->consumer = ckafka_consumer_new(&co, err, err_size);
+    if (!p->consumer) {
+        ppipe_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void ppipe_free(ppipe *p)
+{
+    if (!p)
+        return;
+    batch_reset(p);
+    ckafka_consumer_free(p->consumer);
+    ckafka_producer_free(p->producer);
+    pdoc_table_free(p->docs);
+    free(p->pending);
+    free(p->touched);
+    free(p->parts);
+    free(p);
+}
+
+bool ppipe_ready(void *userdata)
+{
+    ppipe *p = userdata;
+    return atomic_load(&p->ready);
+}
+
+static void rewrite_lost_views(pdoc *d, void *userdata)
+{
+    if (d->views_lost)
+        push_state_view(userdata, d);
+}
+
+static void maintenance(ppipe *p)
+{
+    int64_t now = util_now_ms();
+    if (now - p->last_maintenance_ms < 1000)
+        return;
+    p->last_maintenance_ms = now;
+    rd_kafka_t *rk = ckafka_consumer_handle(p->consumer);
+    rd_kafka_topic_partition_list_t *pos = ckafka_consumer_positions(p->consumer);
+    for (int i = 0; pos && i < pos->cnt; i++) {
+        int64_t low, high;
+        if (rd_kafka_get_watermark_offsets(rk, p->cfg.ops_topic, pos->elems[i].partition, &low,
+                                           &high) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            continue;
+        part_state *ps = part_get(p, pos->elems[i].partition);
+        int64_t at = pos->elems[i].offset >= 0 ? pos->elems[i].offset : low;
+        if (ps)
+            metrics_gauge_set(ps->lag, (double)(high > at ? high - at : 0));
+    }
+    if (pos)
+        rd_kafka_topic_partition_list_destroy(pos);
+    make_room(p);
+    /* Documents whose view jobs were dropped get their whole state queued
+     * again once the writer has room. */
+    if (pviews_pending(p->views) == 0)
+        pdoc_each(p->docs, rewrite_lost_views, p);
+    metrics_gauge_set(p->m.documents, (double)pdoc_table_count(p->docs));
+}
+
+int ppipe_loop(svc *s, void *userdata)
+{
+    ppipe *p = userdata;
+    p->svc = s;
+    atomic_store(&p->ready, true);
+    while (!svc_stopping(s) && !p->fatal) {
+        recover_partitions(p);
+        rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+        /* With a batch open, take only what is already fetched. */
+        rd_kafka_message_t *msg = ckafka_consumer_poll(p->consumer, p->txn_open ? 0 : 100, &kerr);
+        if (p->fatal) {
+            if (msg)
+                rd_kafka_message_destroy(msg);
+            break;
+        }
+        if (msg) {
+            part_state *ps = part_get(p, msg->partition);
+            /* A record of a partition being recovered again (after an abort)
+             * waits: the rewind delivers it once more. */
+            if (ps && ps->need_recovery) {
+                rd_kafka_message_destroy(msg);
+                continue;
+            }
+            if (begin_batch(p))
+                handle(p, msg);
+            rd_kafka_message_destroy(msg);
+        }
+        if (ckafka_consumer_fatal(p->consumer)) {
+            fail_fatal(p, "fatal consumer error");
+            break;
+        }
+        if (p->txn_open && (!msg || p->batch_ops >= p->cfg.batch_max_ops ||
+                            util_now_ms() - p->batch_start_ms >= p->cfg.batch_max_ms))
+            commit_batch(p);
+        if (!p->txn_open)
+            maintenance(p);
+    }
+    atomic_store(&p->ready, false);
+    if (p->txn_open && !p->fatal)
+        commit_batch(p);
+    else if (p->txn_open)
+        batch_reset(p);
+    rd_kafka_resp_err_t kerr = ckafka_consumer_close(p->consumer);
+    if (kerr)
+        log_kv(p, CLOG_WARN, "consumer close", "error", rd_kafka_err2str(kerr));
+    if (!p->fatal) {
+        rd_kafka_resp_err_t ferr = ckafka_producer_flush(p->producer, p->cfg.kafka_timeout_ms);
+        if (ferr)
+            log_kv(p, CLOG_WARN, "producer flush", "error", rd_kafka_err2str(ferr));
+    }
+    pviews_finish(p->views);
+    return p->fatal ? 1 : 0;
+}

@@ -1,0 +1,304 @@
+/*
+ * recovery: loading documents from the views and replaying the uncommitted
+ * tail of collab.merged. See recovery.h.
+ */
+#include "processor/recovery.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/kafka_config.h"
+#include "common/util.h"
+#include "processor/items_json.h"
+#include "processor/merge.h"
+
+typedef struct load_state {
+    const precover_ctx *ctx;
+    pdoc *d;
+    char *err;
+    size_t err_size;
+    int failed;
+} load_state;
+
+static int replay_stored_op(void *userdata, const docstore_op *op)
+{
+    load_state *ls = userdata;
+    if (op->version != ls->d->version + 1)
+        return 1; /* the views are behind here; the log replay fills the rest */
+    if (strcmp(op->kind, "YJS_UPDATE") == 0) {
+        crdt_status cs = crdt_apply_update(ls->d->crdt, op->bytes, op->len, NULL);
+        if (cs != CRDT_OK) {
+            snprintf(ls->err, ls->err_size, "crdt_operations %s v%lld: %s", op->doc_id,
+                     (long long)op->version, crdt_strerror(cs));
+            ls->failed = 1;
+            return 1;
+        }
+    } else if (pmerge_load_item(ls->ctx->avro, ls->d, op->bytes, op->len, ls->err, ls->err_size) !=
+               0) {
+        ls->failed = 1;
+        return 1;
+    }
+    ls->d->version = op->version;
+    if (!pdoc_remember_op(ls->d, op->op_id)) {
+        snprintf(ls->err, ls->err_size, "out of memory");
+        ls->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int load_stored_item(void *userdata, const char *item_id, int64_t revision,
+                            const char *state_json)
+{
+    load_state *ls = userdata;
+    const items_state *have = pdoc_item(ls->d, item_id);
+    if (have && (int64_t)have->revision >= revision)
+        return 0;
+    json_error_t jerr;
+    json_t *json = json_loads(state_json, 0, &jerr);
+    if (!json) {
+        snprintf(ls->err, ls->err_size, "items %s: %s", item_id, jerr.text);
+        ls->failed = 1;
+        return 1;
+    }
+    items_state s;
+    char why[256];
+    items_error ie = items_state_from_json(&s, json, why, sizeof why);
+    json_decref(json);
+    if (ie != ITEMS_OK) {
+        snprintf(ls->err, ls->err_size, "items %s: %s", item_id, why);
+        ls->failed = 1;
+        return 1;
+    }
+    if (!pdoc_put_item(ls->d, &s)) {
+        items_state_free(&s);
+        snprintf(ls->err, ls->err_size, "out of memory");
+        ls->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+pdoc *precover_load_doc(const precover_ctx *ctx, pdoc_table *t, const char *doc_id,
+                        int32_t partition, char *err, size_t err_size)
+{
+    docstore_state cached;
+    docstore_status st = docstore_get_cached_state(ctx->ds, doc_id, &cached, err, err_size);
+    bool have_cached = st == DOCSTORE_OK;
+    struct cavro_snapshot snap;
+    st = docstore_latest_snapshot(ctx->ds, doc_id, &snap, err, err_size);
+    if (st != DOCSTORE_OK && st != DOCSTORE_NOT_FOUND) {
+        if (have_cached)
+            docstore_state_clear(&cached);
+        return NULL;
+    }
+    bool have_snapshot = st == DOCSTORE_OK;
+    pdoc *d = pdoc_insert(t, doc_id, partition);
+    load_state ls = {.ctx = ctx, .d = d, .err = err, .err_size = err_size};
+    if (!d) {
+        snprintf(err, err_size, "out of memory");
+        ls.failed = 1;
+    }
+    /* The snapshot brings the items; the newer Redis state (if any) the text. */
+    if (!ls.failed && have_snapshot) {
+        crdt_status cs = crdt_apply_update(d->crdt, snap.state.data, snap.state.len, NULL);
+        if (cs != CRDT_OK) {
+            snprintf(err, err_size, "snapshot of %s v%lld: %s", doc_id, (long long)snap.doc_version,
+                     crdt_strerror(cs));
+            ls.failed = 1;
+        }
+        d->version = snap.doc_version;
+        for (size_t i = 0; !ls.failed && i < snap.items.count; i++) {
+            if (pmerge_load_item(ctx->avro, d, snap.items.items[i].data, snap.items.items[i].len,
+                                 err, err_size) != 0)
+                ls.failed = 1;
+        }
+    }
+    if (!ls.failed && have_cached && cached.version > d->version) {
+        crdt_status cs = crdt_apply_update(d->crdt, cached.state, cached.state_len, NULL);
+        if (cs != CRDT_OK) {
+            snprintf(err, err_size, "cached state of %s v%lld: %s", doc_id,
+                     (long long)cached.version, crdt_strerror(cs));
+            ls.failed = 1;
+        }
+        d->version = cached.version;
+    }
+    if (!ls.failed) {
+        st = docstore_items(ctx->ds, doc_id, load_stored_item, &ls, err, err_size);
+        if (st != DOCSTORE_OK)
+            ls.failed = 1;
+    }
+    if (!ls.failed) {
+        st = docstore_ops_after(ctx->ds, doc_id, d->version, 0, replay_stored_op, &ls, err,
+                                err_size);
+        if (st != DOCSTORE_OK)
+            ls.failed = 1;
+    }
+    if (!ls.failed) {
+        int64_t stored_version;
+        char policy[16];
+        st = docstore_document_meta(ctx->ds, doc_id, &stored_version, policy, err, err_size);
+        if (st != DOCSTORE_OK && st != DOCSTORE_NOT_FOUND)
+            ls.failed = 1;
+        else if (!items_policy_from_name(policy, &d->policy))
+            d->policy = ITEMS_POLICY_MANUAL;
+    }
+    if (have_cached)
+        docstore_state_clear(&cached);
+    if (have_snapshot)
+        cavro_snapshot_clear(&snap);
+    if (ls.failed) {
+        if (d)
+            pdoc_remove(t, d);
+        return NULL;
+    }
+    return d;
+}
+
+/* A consumer handle in the snapshotter's group that never joins it: it only
+ * reads the group's committed offset and then reads the partition by
+ * assignment, committing nothing. */
+static rd_kafka_t *tail_consumer(const precover_ctx *ctx, ckafka_base *base, char *err,
+                                 size_t err_size)
+{
+    rd_kafka_conf_t *conf =
+        ckafka_conf_new(base, ctx->brokers, "processor-recovery", err, err_size);
+    if (!conf)
+        return NULL;
+    const char *settings[] = {"group.id",
+                              ctx->snapshotter_group,
+                              "enable.auto.commit",
+                              "false",
+                              "enable.auto.offset.store",
+                              "false",
+                              "isolation.level",
+                              "read_committed",
+                              "enable.partition.eof",
+                              "true",
+                              "auto.offset.reset",
+                              "earliest",
+                              NULL};
+    if (ckafka_conf_apply(conf, settings, err, err_size) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    char why[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
+    if (!rk) {
+        snprintf(err, err_size, "recovery consumer: %s", why);
+        rd_kafka_conf_destroy(conf);
+    }
+    return rk;
+}
+
+int precover_partition(const precover_ctx *ctx, pdoc_table *t, int32_t partition,
+                       precover_record_fn fn, void *userdata, int64_t *records, int64_t *gaps,
+                       char *err, size_t err_size)
+{
+    *records = 0;
+    *gaps = 0;
+    ckafka_base base;
+    ckafka_base_init(&base, ctx->log, "consumer");
+    rd_kafka_t *rk = tail_consumer(ctx, &base, err, err_size);
+    if (!rk)
+        return -1;
+    int rc = 0;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, ctx->merged_topic, partition);
+    rd_kafka_resp_err_t kerr = rd_kafka_committed(rk, parts, ctx->timeout_ms);
+    if (kerr) {
+        snprintf(err, err_size, "committed offset of %s in %s: %s", ctx->merged_topic,
+                 ctx->snapshotter_group, rd_kafka_err2str(kerr));
+        rc = -1;
+    }
+    int64_t low = 0, high = 0;
+    if (rc == 0) {
+        kerr = rd_kafka_query_watermark_offsets(rk, ctx->merged_topic, partition, &low, &high,
+                                                ctx->timeout_ms);
+        if (kerr) {
+            snprintf(err, err_size, "watermarks of %s[%d]: %s", ctx->merged_topic, (int)partition,
+                     rd_kafka_err2str(kerr));
+            rc = -1;
+        }
+    }
+    int64_t start = parts->elems[0].offset;
+    if (start < 0)
+        start = RD_KAFKA_OFFSET_BEGINNING;
+    if (rc == 0 && start >= 0 && start < low)
+        clog_emit(ctx->log, CLOG_WARN,
+                  "recovery: the log no longer holds every record after the snapshots; "
+                  "crdt_operations fill the gap",
+                  (clog_field[]){clog_int("partition", partition), clog_int("from", start),
+                                 clog_int("log_start", low)},
+                  3);
+    parts->elems[0].offset = start;
+    if (rc == 0 && high > 0 && (start == RD_KAFKA_OFFSET_BEGINNING || start < high)) {
+        kerr = rd_kafka_assign(rk, parts);
+        if (kerr) {
+            snprintf(err, err_size, "assign: %s", rd_kafka_err2str(kerr));
+            rc = -1;
+        }
+        int64_t deadline = util_now_ms() + (int64_t)ctx->timeout_ms;
+        bool eof = false;
+        while (rc == 0 && !eof) {
+            rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 200);
+            if (!msg) {
+                if (util_now_ms() > deadline) {
+                    snprintf(err, err_size, "recovery of %s[%d] timed out", ctx->merged_topic,
+                             (int)partition);
+                    rc = -1;
+                }
+                continue;
+            }
+            deadline = util_now_ms() + (int64_t)ctx->timeout_ms;
+            if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                eof = true;
+            } else if (msg->err) {
+                snprintf(err, err_size, "recovery read: %s", rd_kafka_message_errstr(msg));
+                rc = -1;
+            } else {
+                struct cavro_merged_op m;
+                char why[256];
+                if (cavro_merged_op_decode(ctx->avro, msg->payload, msg->len, &m, why,
+                                           sizeof why) != CAVRO_OK) {
+                    /* Only the processor writes this topic; skip what cannot be read. */
+                    clog_emit(
+                        ctx->log, CLOG_ERROR, "recovery: undecodable merged record",
+                        (clog_field[]){clog_str("error", why), clog_int("offset", msg->offset)}, 2);
+                } else {
+                    pdoc *d = pdoc_find(t, m.doc_id);
+                    if (!d)
+                        d = precover_load_doc(ctx, t, m.doc_id, partition, err, err_size);
+                    if (!d) {
+                        rc = -1;
+                    } else if (m.doc_version > d->version) {
+                        if (m.doc_version != d->version + 1) {
+                            (*gaps)++;
+                            clog_emit(ctx->log, CLOG_ERROR, "recovery: version gap",
+                                      (clog_field[]){clog_str("doc_id", m.doc_id),
+                                                     clog_int("have", d->version),
+                                                     clog_int("record", m.doc_version)},
+                                      3);
+                        }
+                        if (pmerge_replay(ctx->avro, d, &m, why, sizeof why) != 0)
+                            clog_emit(ctx->log, CLOG_ERROR, "recovery: replay failed",
+                                      (clog_field[]){clog_str("doc_id", m.doc_id),
+                                                     clog_str("error", why)},
+                                      2);
+                        (*records)++;
+                        if (fn)
+                            fn(userdata, d, &m);
+                    }
+                    cavro_merged_op_clear(&m);
+                }
+            }
+            rd_kafka_message_destroy(msg);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}

@@ -1,0 +1,62 @@
+/*
+ * recovery: how a processor instance gets a document into memory.
+ *
+ * Loading one document (on demand, or after it was evicted): the newest of
+ * Redis doc:{doc} and the latest snapshot, then the crdt_operations after it
+ * as far as they are contiguous, the items (snapshot, MongoDB items) and the
+ * document's item policy.
+ *
+ * Recovering a partition (when the consumer group assigns it): every record
+ * of collab.merged in that partition that is not yet in a snapshot is read
+ * again, from the snapshotter group's committed offset (the snapshotter
+ * commits only past records whose documents it has snapshotted) to the end of
+ * the committed log, and replayed into its document (loaded as above first),
+ * so the documents are exactly at the versions already committed before any
+ * new op of the partition is merged. The records replayed are handed back so
+ * the caller can rewrite their views (idempotent). Prefix: precover_.
+ */
+#ifndef PROCESSOR_RECOVERY_H
+#define PROCESSOR_RECOVERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/avro_records.h"
+#include "common/docstore.h"
+#include "common/log.h"
+#include "processor/doctable.h"
+
+typedef struct precover_ctx {
+    docstore *ds; /* read side, merge thread's own */
+    const struct cavro_registry *avro;
+    clog *log;
+    const char *brokers;
+    const char *merged_topic;
+    const char *snapshotter_group;
+    int timeout_ms; /* per Kafka call */
+} precover_ctx;
+
+/* Called for each merged record replayed during a partition recovery, after
+ * it was applied to d. */
+typedef void (*precover_record_fn)(void *userdata, pdoc *d, const struct cavro_merged_op *m);
+
+/*
+ * Loads doc_id into a new entry of t (the caller made room). Returns the
+ * document, or NULL with the reason in err (MongoDB unreachable, a stored
+ * state the engine refuses, no memory): nothing is left in t then.
+ */
+pdoc *precover_load_doc(const precover_ctx *ctx, pdoc_table *t, const char *doc_id,
+                        int32_t partition, char *err, size_t err_size);
+
+/*
+ * Recovers one partition as described above. *records = records replayed,
+ * *gaps = records that did not follow their document's version (logged; a
+ * missing snapshot or a damaged log). Returns 0, or -1 with the reason in err
+ * (the caller retries: nothing is half-loaded that a retry would get wrong,
+ * since replaying a record twice is a no-op).
+ */
+int precover_partition(const precover_ctx *ctx, pdoc_table *t, int32_t partition,
+                       precover_record_fn fn, void *userdata, int64_t *records, int64_t *gaps,
+                       char *err, size_t err_size);
+
+#endif

@@ -1,0 +1,481 @@
+/*
+ * views: a mutex-protected FIFO of jobs and one writer thread that writes
+ * them in rounds: every crdt_operations insert of the round in one unordered
+ * batch, then the newest state of each document, then the items. A failed
+ * round is kept whole and retried after a backoff. See views.h.
+ */
+#include "processor/views.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/util.h"
+
+typedef enum job_kind { JOB_OP, JOB_STATE, JOB_ITEM } job_kind;
+
+typedef struct job {
+    job_kind kind;
+    uint64_t seq;
+    struct job *next;
+    size_t bytes;
+    char *doc_id;
+    int64_t version;
+    /* JOB_OP */
+    char *op_id, *op_kind, *user_id;
+    int64_t client_id, ingest_time_us, processed_time_us, offset;
+    int32_t partition;
+    /* JOB_OP payload, JOB_STATE state, JOB_ITEM value */
+    uint8_t *data;
+    size_t len;
+    /* JOB_STATE */
+    uint8_t *sv;
+    size_t sv_len;
+    /* JOB_ITEM */
+    char *item_id, *json;
+    int64_t revision;
+    bool conflict;
+    bool has_value;
+} job;
+
+struct pviews {
+    docstore *ds;
+    clog *log;
+    size_t max_bytes;
+    int64_t drain_ms;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;      /* signalled on push and wake */
+    pthread_cond_t idle_cond; /* signalled when a round finished */
+    job *head, *tail;
+    size_t queued_bytes, queued_jobs, in_flight_jobs;
+    bool woken;
+    bool input_closed; /* pviews_finish: nothing more will be pushed */
+    uint64_t next_seq;
+    _Atomic uint64_t written_seq;
+    metrics_histogram *mongo_seconds, *redis_seconds, *round_seconds;
+    metrics_counter *written_ops, *dropped, *failures;
+    metrics_gauge *queue_bytes, *queue_jobs;
+};
+
+static void job_free(job *j)
+{
+    free(j->doc_id);
+    free(j->op_id);
+    free(j->op_kind);
+    free(j->user_id);
+    free(j->data);
+    free(j->sv);
+    free(j->item_id);
+    free(j->json);
+    free(j);
+}
+
+pviews *pviews_new(docstore *ds, size_t max_bytes, metrics_registry *reg, clog *log)
+{
+    pviews *v = calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    v->ds = ds;
+    v->log = log;
+    v->max_bytes = max_bytes;
+    v->drain_ms = 10000;
+    pthread_mutex_init(&v->lock, NULL);
+    pthread_cond_init(&v->cond, NULL);
+    pthread_cond_init(&v->idle_cond, NULL);
+    metrics_family *fam = NULL;
+    const char *labels[] = {"store"};
+    if (metrics_family_new(reg, METRICS_HISTOGRAM, "processor_view_write_seconds",
+                           "Time of one view write to MongoDB or Redis (a batch or one document)",
+                           labels, 1, metrics_latency_buckets, METRICS_LATENCY_BUCKET_COUNT,
+                           &fam) != METRICS_OK ||
+        !(v->mongo_seconds = metrics_family_histogram(fam, (const char *[]){"mongodb"})) ||
+        !(v->redis_seconds = metrics_family_histogram(fam, (const char *[]){"redis"})) ||
+        metrics_histogram_new(reg, "processor_view_round_seconds",
+                              "Time of one writer round (every queued job)",
+                              metrics_latency_buckets, METRICS_LATENCY_BUCKET_COUNT,
+                              &v->round_seconds) != METRICS_OK ||
+        metrics_counter_new(reg, "processor_view_ops_written_total",
+                            "Merged ops written to crdt_operations",
+                            &v->written_ops) != METRICS_OK ||
+        metrics_counter_new(reg, "processor_view_jobs_dropped_total",
+                            "View jobs refused because the queue was full",
+                            &v->dropped) != METRICS_OK ||
+        metrics_counter_new(reg, "processor_view_write_failures_total",
+                            "Writer rounds that failed and will be retried",
+                            &v->failures) != METRICS_OK ||
+        metrics_gauge_new(reg, "processor_view_queue_bytes", "Bytes waiting for the view writer",
+                          &v->queue_bytes) != METRICS_OK ||
+        metrics_gauge_new(reg, "processor_view_queue_jobs", "Jobs waiting for the view writer",
+                          &v->queue_jobs) != METRICS_OK) {
+        pviews_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void pviews_free(pviews *v)
+{
+    if (!v)
+        return;
+    job *j = v->head;
+    while (j) {
+        job *next = j->next;
+        job_free(j);
+        j = next;
+    }
+    pthread_mutex_destroy(&v->lock);
+    pthread_cond_destroy(&v->cond);
+    pthread_cond_destroy(&v->idle_cond);
+    free(v);
+}
+
+void pviews_set_drain_ms(pviews *v, int64_t drain_ms)
+{
+    v->drain_ms = drain_ms;
+}
+
+static uint64_t push(pviews *v, job *j)
+{
+    pthread_mutex_lock(&v->lock);
+    if (v->queued_bytes + j->bytes > v->max_bytes) {
+        pthread_mutex_unlock(&v->lock);
+        metrics_counter_inc(v->dropped);
+        job_free(j);
+        return 0;
+    }
+    j->seq = ++v->next_seq;
+    uint64_t seq = j->seq;
+    if (v->tail)
+        v->tail->next = j;
+    else
+        v->head = j;
+    v->tail = j;
+    v->queued_bytes += j->bytes;
+    v->queued_jobs++;
+    metrics_gauge_set(v->queue_bytes, (double)v->queued_bytes);
+    metrics_gauge_set(v->queue_jobs, (double)v->queued_jobs);
+    pthread_cond_signal(&v->cond);
+    pthread_mutex_unlock(&v->lock);
+    return seq;
+}
+
+uint64_t pviews_written_seq(pviews *v)
+{
+    return atomic_load(&v->written_seq);
+}
+
+static char *dup_str(const char *s, bool *ok)
+{
+    char *copy = strdup(s ? s : "");
+    if (!copy)
+        *ok = false;
+    return copy;
+}
+
+static uint8_t *dup_mem(const void *data, size_t len, bool *ok)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        *ok = false;
+    else if (len)
+        memcpy(copy, data, len);
+    return copy;
+}
+
+uint64_t pviews_push_op(pviews *v, const docstore_op *op)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return 0;
+    bool ok = true;
+    j->kind = JOB_OP;
+    j->doc_id = dup_str(op->doc_id, &ok);
+    j->op_id = dup_str(op->op_id, &ok);
+    j->op_kind = dup_str(op->kind, &ok);
+    j->user_id = dup_str(op->user_id, &ok);
+    j->version = op->version;
+    j->client_id = op->client_id;
+    j->ingest_time_us = op->ingest_time_us;
+    j->processed_time_us = op->processed_time_us;
+    j->partition = op->partition;
+    j->offset = op->offset;
+    j->data = dup_mem(op->bytes, op->len, &ok);
+    j->len = op->len;
+    j->bytes = sizeof *j + op->len + 128;
+    if (!ok) {
+        job_free(j);
+        return 0;
+    }
+    return push(v, j);
+}
+
+uint64_t pviews_push_state(pviews *v, const char *doc_id, int64_t version, const uint8_t *state,
+                           size_t state_len, const uint8_t *sv, size_t sv_len)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return 0;
+    bool ok = true;
+    j->kind = JOB_STATE;
+    j->doc_id = dup_str(doc_id, &ok);
+    j->version = version;
+    j->data = dup_mem(state, state_len, &ok);
+    j->len = state_len;
+    j->sv = dup_mem(sv, sv_len, &ok);
+    j->sv_len = sv_len;
+    j->bytes = sizeof *j + state_len + sv_len;
+    if (!ok) {
+        job_free(j);
+        return 0;
+    }
+    return push(v, j);
+}
+
+uint64_t pviews_push_item(pviews *v, const docstore_item *item)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return 0;
+    bool ok = true;
+    j->kind = JOB_ITEM;
+    j->doc_id = dup_str(item->doc_id, &ok);
+    j->item_id = dup_str(item->item_id, &ok);
+    j->json = dup_str(item->state_json, &ok);
+    j->revision = item->revision;
+    j->version = item->version;
+    j->conflict = item->conflict;
+    j->has_value = item->value != NULL;
+    if (item->value)
+        j->data = dup_mem(item->value, item->value_len, &ok);
+    j->len = item->value_len;
+    j->bytes = sizeof *j + item->value_len + strlen(item->state_json);
+    if (!ok) {
+        job_free(j);
+        return 0;
+    }
+    return push(v, j);
+}
+
+size_t pviews_pending(pviews *v)
+{
+    pthread_mutex_lock(&v->lock);
+    size_t n = v->queued_jobs + v->in_flight_jobs;
+    pthread_mutex_unlock(&v->lock);
+    return n;
+}
+
+static void deadline_after(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+bool pviews_wait_idle(pviews *v, int64_t timeout_ms)
+{
+    int64_t deadline = util_now_ms() + timeout_ms;
+    pthread_mutex_lock(&v->lock);
+    while (v->queued_jobs + v->in_flight_jobs > 0 && util_now_ms() < deadline) {
+        struct timespec ts;
+        deadline_after(&ts, 100);
+        pthread_cond_timedwait(&v->idle_cond, &v->lock, &ts);
+    }
+    bool idle = v->queued_jobs + v->in_flight_jobs == 0;
+    pthread_mutex_unlock(&v->lock);
+    return idle;
+}
+
+void pviews_wake(void *userdata)
+{
+    pviews *v = userdata;
+    pthread_mutex_lock(&v->lock);
+    pthread_cond_broadcast(&v->cond);
+    pthread_mutex_unlock(&v->lock);
+}
+
+void pviews_finish(pviews *v)
+{
+    pthread_mutex_lock(&v->lock);
+    v->input_closed = true;
+    v->woken = true;
+    pthread_cond_broadcast(&v->cond);
+    pthread_mutex_unlock(&v->lock);
+}
+
+/* Newest state job per document first: qsort order (doc id, version desc). */
+static int state_cmp(const void *a, const void *b)
+{
+    const job *x = *(const job *const *)a, *y = *(const job *const *)b;
+    int c = strcmp(x->doc_id, y->doc_id);
+    if (c)
+        return c;
+    return x->version < y->version ? 1 : x->version > y->version ? -1 : 0;
+}
+
+/* Writes one round. Returns DOCSTORE_OK, or the first failure (the caller
+ * keeps the whole round and retries it: every write is idempotent). */
+static docstore_status write_round(pviews *v, job *round, size_t count, char *err, size_t n)
+{
+    docstore_op *ops = calloc(count, sizeof *ops);
+    job **states = calloc(count, sizeof *states);
+    if (!ops || !states) {
+        free(ops);
+        free(states);
+        snprintf(err, n, "out of memory");
+        return DOCSTORE_FAILED;
+    }
+    size_t op_count = 0, state_count = 0;
+    docstore_status st = DOCSTORE_OK;
+    for (job *j = round; j; j = j->next) {
+        if (j->kind == JOB_OP) {
+            ops[op_count++] = (docstore_op){.doc_id = j->doc_id,
+                                            .op_id = j->op_id,
+                                            .version = j->version,
+                                            .kind = j->op_kind,
+                                            .user_id = j->user_id,
+                                            .client_id = j->client_id,
+                                            .ingest_time_us = j->ingest_time_us,
+                                            .processed_time_us = j->processed_time_us,
+                                            .partition = j->partition,
+                                            .offset = j->offset,
+                                            .bytes = j->data,
+                                            .len = j->len};
+        } else if (j->kind == JOB_STATE) {
+            states[state_count++] = j;
+        }
+    }
+    /* Bounded batches keep each insert under MongoDB's message size. */
+    for (size_t i = 0; st == DOCSTORE_OK && i < op_count; i += 500) {
+        size_t chunk = op_count - i < 500 ? op_count - i : 500;
+        int64_t t0 = util_now_ns();
+        st = docstore_insert_ops(v->ds, ops + i, chunk, err, n);
+        metrics_histogram_observe_since_ns(v->mongo_seconds, t0);
+        if (st == DOCSTORE_OK)
+            metrics_counter_add(v->written_ops, chunk);
+    }
+    qsort(states, state_count, sizeof *states, state_cmp);
+    for (size_t i = 0; st == DOCSTORE_OK && i < state_count; i++) {
+        job *j = states[i];
+        if (i > 0 && strcmp(states[i - 1]->doc_id, j->doc_id) == 0)
+            continue; /* an older state of the same document */
+        int64_t t0 = util_now_ns();
+        st = docstore_put_document(v->ds, j->doc_id, j->version, j->sv, j->sv_len, err, n);
+        metrics_histogram_observe_since_ns(v->mongo_seconds, t0);
+        if (st != DOCSTORE_OK)
+            break;
+        t0 = util_now_ns();
+        st = docstore_cache_state(v->ds, j->doc_id, j->version, j->data, j->len, j->sv, j->sv_len,
+                                  err, n);
+        metrics_histogram_observe_since_ns(v->redis_seconds, t0);
+    }
+    for (job *j = round; st == DOCSTORE_OK && j; j = j->next) {
+        if (j->kind != JOB_ITEM)
+            continue;
+        docstore_item item = {.doc_id = j->doc_id,
+                              .item_id = j->item_id,
+                              .revision = j->revision,
+                              .version = j->version,
+                              .conflict = j->conflict,
+                              .state_json = j->json,
+                              .value = j->has_value ? j->data : NULL,
+                              .value_len = j->len};
+        int64_t t0 = util_now_ns();
+        st = docstore_put_item(v->ds, &item, err, n);
+        metrics_histogram_observe_since_ns(v->mongo_seconds, t0);
+    }
+    free(ops);
+    free(states);
+    return st;
+}
+
+int pviews_loop(svc *s, void *userdata)
+{
+    (void)s;
+    pviews *v = userdata;
+    util_backoff backoff;
+    util_backoff_init(&backoff, 100, 5000);
+    job *round = NULL;
+    size_t round_jobs = 0, round_bytes = 0;
+    int64_t drain_deadline = 0;
+    for (;;) {
+        pthread_mutex_lock(&v->lock);
+        while (!round && !v->head && !v->input_closed) {
+            struct timespec ts;
+            deadline_after(&ts, 200);
+            pthread_cond_timedwait(&v->cond, &v->lock, &ts);
+        }
+        bool stopping = v->input_closed;
+        if (stopping && drain_deadline == 0)
+            drain_deadline = util_now_ms() + v->drain_ms;
+        if (!round) {
+            round = v->head;
+            round_jobs = v->queued_jobs;
+            round_bytes = v->queued_bytes;
+            v->head = v->tail = NULL;
+            v->queued_jobs = 0;
+            v->queued_bytes = 0;
+            v->in_flight_jobs = round_jobs;
+            metrics_gauge_set(v->queue_bytes, 0);
+            metrics_gauge_set(v->queue_jobs, 0);
+        }
+        pthread_mutex_unlock(&v->lock);
+        if (!round) {
+            if (stopping)
+                return 0;
+            continue;
+        }
+        char err[512] = "";
+        int64_t t0 = util_now_ns();
+        docstore_status st = write_round(v, round, round_jobs, err, sizeof err);
+        metrics_histogram_observe_since_ns(v->round_seconds, t0);
+        if (st == DOCSTORE_OK) {
+            uint64_t last_seq = 0;
+            while (round) {
+                last_seq = round->seq;
+                job *next = round->next;
+                job_free(round);
+                round = next;
+            }
+            util_backoff_reset(&backoff);
+            pthread_mutex_lock(&v->lock);
+            if (last_seq)
+                atomic_store(&v->written_seq, last_seq);
+            v->in_flight_jobs = 0;
+            pthread_cond_broadcast(&v->idle_cond);
+            pthread_mutex_unlock(&v->lock);
+            continue;
+        }
+        metrics_counter_inc(v->failures);
+        clog_field f[] = {clog_str("error", err), clog_str("status", docstore_status_name(st)),
+                          clog_int("jobs", (int64_t)round_jobs),
+                          clog_int("bytes", (int64_t)round_bytes)};
+        clog_emit(v->log, CLOG_WARN, "view write failed; retrying", f, 4);
+        if (stopping && util_now_ms() >= drain_deadline) {
+            clog_emit(v->log, CLOG_ERROR, "view writer stopped with unwritten jobs", f, 4);
+            while (round) {
+                job *next = round->next;
+                job_free(round);
+                round = next;
+            }
+            return 1;
+        }
+        /* Sleep the backoff, but wake for shutdown. */
+        int64_t delay = util_backoff_next(&backoff);
+        pthread_mutex_lock(&v->lock);
+        if (!v->woken) {
+            struct timespec ts;
+            deadline_after(&ts, delay);
+            int rc = 0;
+            while (!v->woken && rc != ETIMEDOUT)
+                rc = pthread_cond_timedwait(&v->cond, &v->lock, &ts);
+        }
+        pthread_mutex_unlock(&v->lock);
+    }
+}
