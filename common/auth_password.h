@@ -18,7 +18,7 @@
 
 /* Defaults: libsodium's "interactive" argon2id cost, 2 passes over 64 MiB. */
 #define AUTHPW_DEFAULT_OPSLIMIT 2ULL
-#define AUTHPW_DEFAULT_MEMLIMIT (64u * 1024u * 1024u)
+#define AUTHPW_DEFAULT_MEMLIMIT ((size_t)64 * 1024 * 1024)
 
 enum authpw_status {
     AUTHPW_OK = 0,

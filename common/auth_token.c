@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define AUTHTOKEN_KEY_FILE_MAX (64 * 1024)
+#define AUTHTOKEN_KEY_FILE_MAX ((size_t)64 * 1024)
 
 struct authtoken_keys {
     enum authtoken_alg alg;
@@ -46,16 +46,15 @@ static int authtoken_fail(char *err, size_t errlen, const char *fmt, ...)
 
 static int authtoken_fail(char *err, size_t errlen, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     if (errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
+        /* clang 14's analyzer misreads the va_list as uninitialised. */
+        // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
         vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
     }
+    va_end(ap);
     return -1;
-}
-
-return copy;
 }
 
 const char *authtoken_alg_name(enum authtoken_alg alg)
@@ -131,8 +130,8 @@ static int authtoken_check_config(const struct authtoken_config *c, char *err, s
     }
     if (c->ttl_seconds < 0 || c->ttl_seconds > AUTHTOKEN_MAX_TTL_SECONDS ||
         c->leeway_seconds > AUTHTOKEN_MAX_LEEWAY_SECONDS) {
-        return authtoken_fail(err, errlen, "ttl must be 1 .. %d s and leeway at most %d s",
-                              AUTHTOKEN_MAX_TTL_SECONDS, AUTHTOKEN_MAX_LEEWAY_SECONDS);
+        return authtoken_fail(err, errlen, "ttl must be 1 .. %lld s and leeway at most %d s",
+                              (long long)AUTHTOKEN_MAX_TTL_SECONDS, AUTHTOKEN_MAX_LEEWAY_SECONDS);
     }
     if (c->alg == AUTHTOKEN_HS256) {
         if (c->secret == NULL || c->secret_len < AUTHTOKEN_MIN_SECRET_LEN) {

@@ -27,7 +27,7 @@
 /* RS256 moduli shorter than 2048 bits are refused. */
 #define AUTHTOKEN_MIN_RSA_BITS           2048
 #define AUTHTOKEN_DEFAULT_TTL_SECONDS    3600
-#define AUTHTOKEN_MAX_TTL_SECONDS        (30 * 24 * 3600)
+#define AUTHTOKEN_MAX_TTL_SECONDS        ((int64_t)30 * 24 * 3600)
 #define AUTHTOKEN_DEFAULT_LEEWAY_SECONDS 30
 #define AUTHTOKEN_MAX_LEEWAY_SECONDS     300
 

@@ -37,12 +37,14 @@ static int pcf_fail(struct pcf_state *st, const char *fmt, ...)
 
 static int pcf_fail(struct pcf_state *st, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     if (st->errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
+        /* clang 14's analyzer misreads the va_list as uninitialised. */
+        // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
         vsnprintf(st->err, st->errlen, fmt, ap);
-        va_end(ap);
     }
+    va_end(ap);
     return -1;
 }
 
@@ -83,20 +85,13 @@ static int pcf_is_primitive(const char *name)
 char *cavro_pcf_fullname(const char *name, const char *explicit_ns, const char *enclosing_ns)
 {
     const char *ns = explicit_ns != NULL ? explicit_ns : enclosing_ns;
-    size_t nlen = strlen(name);
     if (strchr(name, '.') != NULL || ns == NULL || ns[0] == '\0') {
-        char *copy = malloc(nlen + 1);
-        if (copy != NULL) {
-            memcpy(copy, name, nlen + 1);
-        }
-        return copy;
+        return strdup(name);
     }
-    size_t slen = strlen(ns);
-    char *full = malloc(slen + 1 + nlen + 1);
+    size_t size = strlen(ns) + 1 + strlen(name) + 1;
+    char *full = malloc(size);
     if (full != NULL) {
-        memcpy(full, ns, slen);
-        full[slen] = '.';
-        memcpy(full + slen + 1, name, nlen + 1);
+        snprintf(full, size, "%s.%s", ns, name);
     }
     return full;
 }

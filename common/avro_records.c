@@ -210,12 +210,14 @@ static enum cavro_status rec_fail(char *err, size_t errlen, enum cavro_status st
 static enum cavro_status rec_fail(char *err, size_t errlen, enum cavro_status status,
                                   const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     if (errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
+        /* clang 14's analyzer misreads the va_list as uninitialised. */
+        // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
         vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
     }
+    va_end(ap);
     return status;
 }
 

@@ -28,16 +28,15 @@ static enum cavro_status registry_fail(char *err, size_t errlen, enum cavro_stat
 static enum cavro_status registry_fail(char *err, size_t errlen, enum cavro_status status,
                                        const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     if (errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
+        /* clang 14's analyzer misreads the va_list as uninitialised. */
+        // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
         vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
     }
+    va_end(ap);
     return status;
-}
-
-return copy;
 }
 
 /* "<name>.v<revision>.avsc" -> revision >= 1, or -1. */
@@ -480,13 +479,25 @@ static enum cavro_status registry_check_unique(const struct cavro_registry *reg,
     return CAVRO_OK;
 }
 
+/* Two loaded schemas of the same record type (a schema whose load failed has
+ * no name and matches nothing). */
+static int registry_same_type(const struct cavro_schema *a, const struct cavro_schema *b)
+{
+    return a->fullname != NULL && b->fullname != NULL && strcmp(a->fullname, b->fullname) == 0;
+}
+
 static enum cavro_status registry_build_resolutions(struct cavro_registry *reg)
 {
     size_t pairs = 0;
     for (size_t i = 0; i < reg->count; i++) {
         for (size_t j = 0; j < reg->count; j++) {
-            pairs += strcmp(reg->schemas[i].fullname, reg->schemas[j].fullname) == 0;
+            if (registry_same_type(&reg->schemas[i], &reg->schemas[j])) {
+                pairs++;
+            }
         }
+    }
+    if (pairs == 0) {
+        return CAVRO_OK;
     }
     reg->resolutions = calloc(pairs, sizeof(*reg->resolutions));
     if (reg->resolutions == NULL) {
@@ -494,7 +505,7 @@ static enum cavro_status registry_build_resolutions(struct cavro_registry *reg)
     }
     for (size_t i = 0; i < reg->count; i++) {
         for (size_t j = 0; j < reg->count; j++) {
-            if (strcmp(reg->schemas[i].fullname, reg->schemas[j].fullname) != 0) {
+            if (!registry_same_type(&reg->schemas[i], &reg->schemas[j])) {
                 continue;
             }
             struct cavro_resolution *r = &reg->resolutions[reg->resolution_count++];
@@ -528,9 +539,11 @@ enum cavro_status cavro_registry_new(const struct cavro_schema_source *sources, 
     if (errlen > 0) {
         err[0] = '\0';
     }
+    if (count == 0) {
+        return registry_fail(err, errlen, CAVRO_ERR_BAD_SCHEMA, "no schemas given");
+    }
     struct cavro_registry *reg = calloc(1, sizeof(*reg));
-    if (reg == NULL ||
-        (count > 0 && (reg->schemas = calloc(count, sizeof(*reg->schemas))) == NULL)) {
+    if (reg == NULL || (reg->schemas = calloc(count, sizeof(*reg->schemas))) == NULL) {
         free(reg);
         return registry_fail(err, errlen, CAVRO_ERR_NO_MEMORY, "out of memory");
     }

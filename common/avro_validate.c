@@ -23,12 +23,14 @@ static enum cavro_status validate_fail(struct validate_cursor *c, enum cavro_sta
 static enum cavro_status validate_fail(struct validate_cursor *c, enum cavro_status status,
                                        const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     if (c->errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
+        /* clang 14's analyzer misreads the va_list as uninitialised. */
+        // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
         vsnprintf(c->err, c->errlen, fmt, ap);
-        va_end(ap);
     }
+    va_end(ap);
     return status;
 }
 

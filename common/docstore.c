@@ -321,7 +321,7 @@ docstore_status docstore_put_snapshot(docstore *ds, const struct cavro_snapshot 
     append_bytes(&doc, "state_vector", snap->state_vector.data, snap->state_vector.len);
     BSON_APPEND_ARRAY_BEGIN(&doc, "items", &items);
     for (size_t i = 0; i < snap->items.count; i++) {
-        char index[16];
+        char index[24];
         snprintf(index, sizeof index, "%zu", i);
         append_bytes(&items, index, snap->items.items[i].data, snap->items.items[i].len);
     }

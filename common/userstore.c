@@ -516,8 +516,7 @@ static void collect_permission(void *ctx, const bson_t *doc)
         c->count++;
 }
 
-ustore_status ustore_doc_list_for_user(ustore *us, const char *user_id, ustore_doc_fn fn,
-                                       void *ctx)
+ustore_status ustore_doc_list_for_user(ustore *us, const char *user_id, ustore_doc_fn fn, void *ctx)
 {
     bson_t filter = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&filter, "user_id", user_id);

@@ -21,11 +21,11 @@
 #include "common/log.h"
 #include "common/mongo.h"
 
-#define USTORE_USER_ID_LEN   32  /* 16 random bytes in hex */
-#define USTORE_USERNAME_MAX  64  /* [A-Za-z0-9._@-], 1..64 bytes */
-#define USTORE_NAME_MAX      128 /* display name, UTF-8, 0..128 bytes */
-#define USTORE_TITLE_MAX     256 /* document title, UTF-8, 0..256 bytes */
-#define USTORE_DOC_ID_MAX    128 /* docs/protocol.md: [A-Za-z0-9._~-], 1..128 */
+#define USTORE_USER_ID_LEN  32  /* 16 random bytes in hex */
+#define USTORE_USERNAME_MAX 64  /* [A-Za-z0-9._@-], 1..64 bytes */
+#define USTORE_NAME_MAX     128 /* display name, UTF-8, 0..128 bytes */
+#define USTORE_TITLE_MAX    256 /* document title, UTF-8, 0..256 bytes */
+#define USTORE_DOC_ID_MAX   128 /* docs/protocol.md: [A-Za-z0-9._~-], 1..128 */
 
 typedef enum ustore_status {
     USTORE_OK = 0,

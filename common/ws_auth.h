@@ -24,9 +24,9 @@
 
 typedef enum wsauth_status {
     WSAUTH_OK = 0,
-    WSAUTH_NO_TOKEN,  /* no token anywhere: 401 token_missing */
-    WSAUTH_TOO_LONG,  /* longer than AUTHTOKEN_MAX_LEN: 401 token_malformed */
-    WSAUTH_INVALID,   /* verification failed: 401, the reason is in token_status */
+    WSAUTH_NO_TOKEN, /* no token anywhere: 401 token_missing */
+    WSAUTH_TOO_LONG, /* longer than AUTHTOKEN_MAX_LEN: 401 token_malformed */
+    WSAUTH_INVALID,  /* verification failed: 401, the reason is in token_status */
 } wsauth_status;
 
 typedef struct wsauth_result {
@@ -65,10 +65,10 @@ const char *wsauth_find_bearer_protocol(const char *value, size_t *len);
 /*
  * The token settings, shared so every service reads the same variables:
  *   jwt_alg              --jwt-alg               COLLAB_JWT_ALG              HS256|RS256|ES256
- *   jwt_secret           --jwt-secret            COLLAB_JWT_SECRET           HS256 secret (>= 32 bytes)
- *   jwt_secret_file      --jwt-secret-file       COLLAB_JWT_SECRET_FILE      or read it from a file
- *   jwt_private_key_file --jwt-private-key-file  COLLAB_JWT_PRIVATE_KEY_FILE RS256/ES256, issuing only
- *   jwt_public_key_file  --jwt-public-key-file   COLLAB_JWT_PUBLIC_KEY_FILE  RS256/ES256
+ *   jwt_secret           --jwt-secret            COLLAB_JWT_SECRET           HS256 secret (>= 32
+ * bytes) jwt_secret_file      --jwt-secret-file       COLLAB_JWT_SECRET_FILE      or read it from a
+ * file jwt_private_key_file --jwt-private-key-file  COLLAB_JWT_PRIVATE_KEY_FILE RS256/ES256,
+ * issuing only jwt_public_key_file  --jwt-public-key-file   COLLAB_JWT_PUBLIC_KEY_FILE  RS256/ES256
  *   jwt_issuer           --jwt-issuer            COLLAB_JWT_ISSUER           default "collab"
  *   jwt_audience         --jwt-audience          COLLAB_JWT_AUDIENCE         default "collab"
  *   jwt_ttl              --jwt-ttl               COLLAB_JWT_TTL              default 1h

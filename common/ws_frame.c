@@ -251,8 +251,8 @@ void wsframe_put_state(crdt_buf *out, uint64_t version, const uint8_t *update, s
     crdt_buf_varbytes(out, update, len);
 }
 
-void wsframe_put_merged(crdt_buf *out, uint64_t version, const char *op_id,
-                        uint64_t ingest_time_ms, const uint8_t *update, size_t len)
+void wsframe_put_merged(crdt_buf *out, uint64_t version, const char *op_id, uint64_t ingest_time_ms,
+                        const uint8_t *update, size_t len)
 {
     crdt_buf_varuint(out, WSFRAME_MERGED);
     crdt_buf_varuint(out, version);

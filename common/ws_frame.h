@@ -38,9 +38,9 @@ typedef enum wsframe_type {
 } wsframe_type;
 
 /* Limits of docs/protocol.md. */
-#define WSFRAME_OP_ID_MAX       64
-#define WSFRAME_CLOCK_MAX       1024
-#define WSFRAME_DOC_ID_MAX      128
+#define WSFRAME_OP_ID_MAX  64
+#define WSFRAME_CLOCK_MAX  1024
+#define WSFRAME_DOC_ID_MAX 128
 
 typedef struct wsframe_clock_entry {
     uint64_t client_id;
@@ -116,8 +116,8 @@ void wsframe_put_nack(crdt_buf *out, const char *op_id, size_t op_id_len, const 
 void wsframe_put_error(crdt_buf *out, const char *code, const char *message);
 void wsframe_put_awareness(crdt_buf *out, const uint8_t *update, size_t len);
 void wsframe_put_state(crdt_buf *out, uint64_t version, const uint8_t *update, size_t len);
-void wsframe_put_merged(crdt_buf *out, uint64_t version, const char *op_id,
-                        uint64_t ingest_time_ms, const uint8_t *update, size_t len);
+void wsframe_put_merged(crdt_buf *out, uint64_t version, const char *op_id, uint64_t ingest_time_ms,
+                        const uint8_t *update, size_t len);
 void wsframe_put_item(crdt_buf *out, uint64_t version, const char *op_id, uint64_t ingest_time_ms,
                       const char *item_json);
 void wsframe_put_resync(crdt_buf *out, const char *reason);

@@ -79,8 +79,7 @@ int wshttp_send(struct lws *wsi, unsigned int status, const char *content_type, 
     return n == (int)len ? 0 : -1;
 }
 
-int wshttp_send_error(struct lws *wsi, unsigned int status, const char *code,
-                      const char *message)
+int wshttp_send_error(struct lws *wsi, unsigned int status, const char *code, const char *message)
 {
     size_t len = 0;
     char *body = wshttp_error_json(code, message, &len);

@@ -46,7 +46,6 @@ int wshttp_send(struct lws *wsi, unsigned int status, const char *content_type, 
                 size_t len);
 
 /* wshttp_send of wshttp_error_json(code, message). 0 or -1. */
-int wshttp_send_error(struct lws *wsi, unsigned int status, const char *code,
-                      const char *message);
+int wshttp_send_error(struct lws *wsi, unsigned int status, const char *code, const char *message);
 
 #endif

@@ -60,8 +60,7 @@ wsserver *wsserver_new(const wsserver_opts *opts, char *err, size_t err_size)
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
     srv->vhost = lws_create_vhost(srv->context, &info);
     if (!srv->vhost) {
-        snprintf(err, err_size, "cannot listen on %s:%d (address in use?)", opts->host,
-                 opts->port);
+        snprintf(err, err_size, "cannot listen on %s:%d (address in use?)", opts->host, opts->port);
         lws_context_destroy(srv->context);
         free(srv);
         return NULL;

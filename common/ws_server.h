@@ -23,15 +23,15 @@
 typedef struct wsserver wsserver;
 
 typedef struct wsserver_opts {
-    const char *host;              /* "127.0.0.1" */
-    int port;                      /* 0: ephemeral (wsserver_port tells) */
+    const char *host; /* "127.0.0.1" */
+    int port;         /* 0: ephemeral (wsserver_port tells) */
     lws_callback_function *callback;
-    size_t per_session_size;       /* zeroed by lws for each connection */
-    size_t rx_buffer_size;         /* 0: 64 KiB; bigger messages arrive in fragments */
-    size_t max_http_header_bytes;  /* 0: 16 KiB (a JWT in the query or a header) */
-    unsigned int keepalive_secs;   /* WebSocket ping interval, 0: 30 s (idle peers time out) */
-    void *user;                    /* handed back by wsserver_user */
-    clog *log;                     /* borrowed */
+    size_t per_session_size;      /* zeroed by lws for each connection */
+    size_t rx_buffer_size;        /* 0: 64 KiB; bigger messages arrive in fragments */
+    size_t max_http_header_bytes; /* 0: 16 KiB (a JWT in the query or a header) */
+    unsigned int keepalive_secs;  /* WebSocket ping interval, 0: 30 s (idle peers time out) */
+    void *user;                   /* handed back by wsserver_user */
+    clog *log;                    /* borrowed */
 } wsserver_opts;
 
 /* Creates the context and starts listening. NULL with the reason in err.

@@ -120,7 +120,8 @@ static int write_state(crdt_doc *doc, const uint8_t *sv, size_t sv_len, int v2, 
 
 static int apply_one(crdt_doc *doc, const uint8_t *p, size_t n, int v2, const char *what)
 {
-    crdt_status st = v2 ? crdt_apply_update_v2(doc, p, n, NULL) : crdt_apply_update(doc, p, n, NULL);
+    crdt_status st =
+        v2 ? crdt_apply_update_v2(doc, p, n, NULL) : crdt_apply_update(doc, p, n, NULL);
     return st == CRDT_OK ? 0 : fail(what, st);
 }
 
@@ -164,14 +165,14 @@ static int cmd_merge(int argc, char **argv)
             size_t pos = 0, record = 0;
             while (pos < f.len && rc == 0) {
                 if (f.len - pos < 4) {
-                    fprintf(stderr, "crdt-cli: %s: truncated record header at byte %zu\n",
-                            argv[i], pos);
+                    fprintf(stderr, "crdt-cli: %s: truncated record header at byte %zu\n", argv[i],
+                            pos);
                     rc = 1;
                     break;
                 }
                 const uint8_t *h = f.data + pos;
-                size_t len = (size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16 |
-                             (size_t)h[3] << 24;
+                size_t len =
+                    (size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16 | (size_t)h[3] << 24;
                 pos += 4;
                 if (len > f.len - pos) {
                     fprintf(stderr, "crdt-cli: %s: record %zu is truncated\n", argv[i], record);

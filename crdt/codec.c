@@ -391,8 +391,8 @@ static void dec_content(dec *d, crdt_item *it, uint8_t ref)
         if (d->err)
             return;
         /* Each element takes at least one byte of input, wherever it comes from. */
-        uint64_t room = (ref == CRDT_REF_JSON && d->v2) ? d->str_n - d->str_pos + 1
-                                                         : crdt_rd_left(&d->rest);
+        uint64_t room =
+            (ref == CRDT_REF_JSON && d->v2) ? d->str_n - d->str_pos + 1 : crdt_rd_left(&d->rest);
         if (count > room) {
             dec_fail(d, CRDT_ERR_TRUNCATED);
             return;
@@ -918,10 +918,9 @@ crdt_status crdt_enc_finish(crdt_enc *e, uint8_t **out, size_t *out_len)
     crdt_buf_varbytes(&b, e->type_ref.out.data, e->type_ref.out.len);
     crdt_buf_varbytes(&b, e->len.out.data, e->len.out.len);
     crdt_buf_put(&b, e->rest.data, e->rest.len);
-    int oom = e->rest.oom || e->key_clock.out.oom || e->client.out.oom ||
-              e->left_clock.out.oom || e->right_clock.out.oom || e->info.oom ||
-              e->strings.oom || e->str_lens.out.oom || e->parent_info.oom ||
-              e->type_ref.out.oom || e->len.out.oom;
+    int oom = e->rest.oom || e->key_clock.out.oom || e->client.out.oom || e->left_clock.out.oom ||
+              e->right_clock.out.oom || e->info.oom || e->strings.oom || e->str_lens.out.oom ||
+              e->parent_info.oom || e->type_ref.out.oom || e->len.out.oom;
     if (oom)
         b.oom = 1;
     crdt_enc_free(e);
@@ -1056,14 +1055,16 @@ static void enc_content(crdt_enc *e, const crdt_item *it, uint64_t offset)
     case CRDT_REF_STRING:
         if (offset == 0) {
             enc_string_units(e, it->c.str.p, it->c.str.n, it->len);
+        } else if (it->c.str.n == it->len) { /* ASCII: units are bytes */
+            enc_string_units(e, it->c.str.p + offset, it->c.str.n - (size_t)offset,
+                             it->len - offset);
         } else {
             crdt_buf tmp;
             crdt_buf_init(&tmp);
             crdt_string_slice(it->c.str.p, it->c.str.n, offset, &tmp);
             if (tmp.oom)
                 e->rest.oom = 1;
-            enc_string_units(e, tmp.data ? (const char *)tmp.data : "", tmp.len,
-                             it->len - offset);
+            enc_string_units(e, tmp.data ? (const char *)tmp.data : "", tmp.len, it->len - offset);
             crdt_buf_free(&tmp);
         }
         break;

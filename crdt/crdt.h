@@ -61,10 +61,10 @@ typedef struct crdt_limits {
 } crdt_limits;
 
 typedef struct crdt_options {
-    int gc;               /* 1: garbage-collect deleted content like a default Y.Doc;
-                             0: keep it (needed to read old snapshots). */
-    uint64_t client_id;   /* client id for local edits; 0 picks a random 32-bit id */
-    crdt_limits limits;   /* zero fields take the defaults */
+    int gc;             /* 1: garbage-collect deleted content like a default Y.Doc;
+                           0: keep it (needed to read old snapshots). */
+    uint64_t client_id; /* client id for local edits; 0 picks a random 32-bit id */
+    crdt_limits limits; /* zero fields take the defaults */
 } crdt_options;
 
 typedef struct crdt_doc crdt_doc;
@@ -94,8 +94,8 @@ crdt_status crdt_apply_update_v2(crdt_doc *doc, const uint8_t *update, size_t le
 /* Encodes the document as one update: everything, or (sv != NULL) only what the encoded
  * state vector sv does not cover. Structs still waiting for dependencies are included, as
  * Yjs does. Caller frees *out. */
-crdt_status crdt_encode_state(const crdt_doc *doc, const uint8_t *sv, size_t sv_len,
-                              uint8_t **out, size_t *out_len);
+crdt_status crdt_encode_state(const crdt_doc *doc, const uint8_t *sv, size_t sv_len, uint8_t **out,
+                              size_t *out_len);
 crdt_status crdt_encode_state_v2(const crdt_doc *doc, const uint8_t *sv, size_t sv_len,
                                  uint8_t **out, size_t *out_len);
 
@@ -161,8 +161,8 @@ crdt_status crdt_text_delete(crdt_doc *doc, const char *root, uint64_t index, ui
 /* Applies formatting attributes (JSON object; null values remove) to a range. */
 crdt_status crdt_text_format(crdt_doc *doc, const char *root, uint64_t index, uint64_t length,
                              const char *attrs_json, uint8_t **update, size_t *update_len);
-crdt_status crdt_map_set(crdt_doc *doc, const char *root, const char *key,
-                         const char *value_json, uint8_t **update, size_t *update_len);
+crdt_status crdt_map_set(crdt_doc *doc, const char *root, const char *key, const char *value_json,
+                         uint8_t **update, size_t *update_len);
 crdt_status crdt_map_delete(crdt_doc *doc, const char *root, const char *key, uint8_t **update,
                             size_t *update_len);
 /* values_json is a JSON array; its elements are inserted at index. */

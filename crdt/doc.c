@@ -47,6 +47,7 @@ crdt_status crdt_doc_new(const crdt_options *opts, crdt_doc **out)
     }
     crdt_pool_init(&doc->pool);
     crdt_arena_init(&doc->text);
+    doc->text_compact_at = (size_t)1 << 16;
     crdt_intern_init(&doc->keys);
     crdt_pmap_init(&doc->roots);
     *out = doc;

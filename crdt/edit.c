@@ -38,7 +38,8 @@ static crdt_status edit_end(crdt_doc *doc, crdt_status st, uint8_t **update, siz
         crdt_buf_varuint(&e.rest, c->n - start);
         crdt_enc_client(&e, c->id);
         crdt_buf_varuint(&e.rest, c->txn_before);
-        crdt_enc_struct(&e, crdt_client_at(c, start), c->txn_before - crdt_client_at(c, start)->id.clock);
+        crdt_enc_struct(&e, crdt_client_at(c, start),
+                        c->txn_before - crdt_client_at(c, start)->id.clock);
         for (size_t k = start + 1; k < c->n; k++)
             crdt_enc_struct(&e, crdt_client_at(c, k), 0);
     } else {
@@ -559,8 +560,8 @@ crdt_status crdt_text_format(crdt_doc *doc, const char *root, uint64_t index, ui
         if (st == CRDT_OK)
             st = insert_attributes(doc, &p, &want, &negated);
         while (st == CRDT_OK && p.right &&
-               (length > 0 ||
-                (negated.n > 0 && (crdt_item_deleted(p.right) || p.right->kind == CRDT_REF_FORMAT)))) {
+               (length > 0 || (negated.n > 0 &&
+                               (crdt_item_deleted(p.right) || p.right->kind == CRDT_REF_FORMAT)))) {
             crdt_item *r = p.right;
             if (!crdt_item_deleted(r)) {
                 if (r->kind == CRDT_REF_FORMAT) {
@@ -623,8 +624,8 @@ crdt_status crdt_text_format(crdt_doc *doc, const char *root, uint64_t index, ui
 
 /* ---- maps ---- */
 
-crdt_status crdt_map_set(crdt_doc *doc, const char *root, const char *key,
-                         const char *value_json, uint8_t **update, size_t *update_len)
+crdt_status crdt_map_set(crdt_doc *doc, const char *root, const char *key, const char *value_json,
+                         uint8_t **update, size_t *update_len)
 {
     if (!doc || !root || !key || !value_json)
         return CRDT_ERR_ARG;
@@ -682,7 +683,8 @@ crdt_status crdt_array_insert(crdt_doc *doc, const char *root, uint64_t index,
     if (!doc || !root || !values_json)
         return CRDT_ERR_ARG;
     crdt_value arr;
-    crdt_status st = crdt_value_from_json(values_json, strlen(values_json), &arr, doc->lim.max_depth);
+    crdt_status st =
+        crdt_value_from_json(values_json, strlen(values_json), &arr, doc->lim.max_depth);
     if (st != CRDT_OK)
         return st;
     crdt_type *t = edit_root(doc, root);

@@ -184,9 +184,9 @@ void crdt_write_structs(crdt_enc *e, crdt_item **items, size_t n, const crdt_sv_
     }
 }
 
-crdt_status crdt_merge_impl(const uint8_t *const *updates, const size_t *lens, size_t n,
-                            int v2_in, int v2_out, const crdt_sv_entry *sv, size_t nsv,
-                            const crdt_limits *lim, uint8_t **out, size_t *out_len)
+crdt_status crdt_merge_impl(const uint8_t *const *updates, const size_t *lens, size_t n, int v2_in,
+                            int v2_out, const crdt_sv_entry *sv, size_t nsv, const crdt_limits *lim,
+                            uint8_t **out, size_t *out_len)
 {
     crdt_limits l;
     crdt_limits_resolve(lim, &l);
@@ -216,8 +216,7 @@ crdt_status crdt_merge_impl(const uint8_t *const *updates, const size_t *lens, s
                 if (u[i].blocks[b].structs[k] && m < total)
                     items[m++] = u[i].blocks[b].structs[k];
         for (size_t r = 0; r < u[i].ds.n && st == CRDT_OK; r++)
-            st = crdt_ranges_add(&ds, u[i].ds.v[r].client, u[i].ds.v[r].clock,
-                                 u[i].ds.v[r].len);
+            st = crdt_ranges_add(&ds, u[i].ds.v[r].client, u[i].ds.v[r].clock, u[i].ds.v[r].len);
     }
     if (st == CRDT_OK) {
         crdt_ranges_normalize(&ds);
@@ -395,16 +394,16 @@ static crdt_status encode_state(const crdt_doc *doc, const uint8_t *sv, size_t s
             parts[n++] = ds_update;
     }
     if (st == CRDT_OK)
-        st = crdt_merge_impl((const uint8_t *const *)parts, lens, n, 0, v2, entries, nsv,
-                             &doc->lim, out, out_len);
+        st = crdt_merge_impl((const uint8_t *const *)parts, lens, n, 0, v2, entries, nsv, &doc->lim,
+                             out, out_len);
     free(parts[0]);
     free(ds_update);
     free(entries);
     return st;
 }
 
-crdt_status crdt_encode_state(const crdt_doc *doc, const uint8_t *sv, size_t sv_len,
-                              uint8_t **out, size_t *out_len)
+crdt_status crdt_encode_state(const crdt_doc *doc, const uint8_t *sv, size_t sv_len, uint8_t **out,
+                              size_t *out_len)
 {
     return encode_state(doc, sv, sv_len, 0, out, out_len);
 }
@@ -415,8 +414,7 @@ crdt_status crdt_encode_state_v2(const crdt_doc *doc, const uint8_t *sv, size_t 
     return encode_state(doc, sv, sv_len, 1, out, out_len);
 }
 
-static void write_state_vector(const crdt_doc *doc, crdt_client **clients, size_t nc,
-                               crdt_buf *b)
+static void write_state_vector(const crdt_doc *doc, crdt_client **clients, size_t nc, crdt_buf *b)
 {
     (void)doc;
     crdt_buf_varuint(b, nc);
@@ -491,8 +489,8 @@ static int range_deleted(const crdt_doc *doc, uint64_t client, uint64_t clock, u
     crdt_client *c = crdt_store_client(doc, client);
     if (!c || clock + len > crdt_client_state(c))
         return 0;
-    for (size_t i = crdt_client_find(c, clock); i < c->n && crdt_client_at(c, i)->id.clock < clock + len;
-         i++)
+    for (size_t i = crdt_client_find(c, clock);
+         i < c->n && crdt_client_at(c, i)->id.clock < clock + len; i++)
         if (!crdt_item_deleted(crdt_client_at(c, i)))
             return 0;
     return 1;

@@ -268,11 +268,54 @@ static crdt_status cleanup(crdt_doc *doc)
     return txn->err;
 }
 
+/* Deleted and merged-away text stays in the arena as garbage. When the arena has doubled
+ * since the last check and more than half of it is garbage, copy the live strings into a
+ * fresh arena, so a long-lived document's memory follows its content. */
+static void compact_text(crdt_doc *doc)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < doc->clients_cap; i++) {
+        const crdt_client *c = doc->clients[i];
+        for (size_t k = 0; c && k < c->n; k++) {
+            const crdt_item *it = crdt_client_at(c, k);
+            if (it->kind == CRDT_REF_STRING)
+                live += it->c.str.n;
+        }
+    }
+    size_t next = 2 * doc->text.allocated;
+    if (live * 2 < doc->text.allocated) {
+        crdt_arena fresh;
+        crdt_arena_init(&fresh);
+        for (size_t i = 0; i < doc->clients_cap; i++) {
+            crdt_client *c = doc->clients[i];
+            for (size_t k = 0; c && k < c->n; k++) {
+                crdt_item *it = crdt_client_at(c, k);
+                if (it->kind != CRDT_REF_STRING || it->c.str.n == 0)
+                    continue;
+                char *p = crdt_arena_alloc(&fresh, it->c.str.n);
+                if (!p) { /* keep the old arena; try again later */
+                    crdt_arena_destroy(&fresh);
+                    return;
+                }
+                memcpy(p, it->c.str.p, it->c.str.n);
+                it->c.str.p = p;
+                it->c.str.cap = it->c.str.n;
+            }
+        }
+        crdt_arena_destroy(&doc->text);
+        doc->text = fresh;
+        next = 2 * live;
+    }
+    doc->text_compact_at = next < ((size_t)1 << 16) ? (size_t)1 << 16 : next;
+}
+
 crdt_status crdt_txn_end(crdt_doc *doc)
 {
     crdt_status st = doc->txn.err;
     if (st == CRDT_OK)
         st = cleanup(doc);
+    if (st == CRDT_OK && doc->text.allocated > doc->text_compact_at)
+        compact_text(doc);
     return st;
 }
 
@@ -310,7 +353,7 @@ static crdt_status drop_front(crdt_doc *doc, crdt_item *it, uint64_t offset)
     switch (it->kind) {
     case CRDT_REF_STRING: {
         int split;
-        size_t b = crdt_utf16_to_byte((const uint8_t *)it->c.str.p, it->c.str.n, offset, &split);
+        size_t b = crdt_str_offset(it, offset, &split);
         if (!split) {
             it->c.str.p += b;
             it->c.str.n -= (uint32_t)b;
@@ -670,8 +713,7 @@ static crdt_status integrate_structs(integrate_state *s)
             if (local < head->id.clock) {
                 if ((st = list_push(&s->stack, head)) != CRDT_OK)
                     return st;
-                if ((st = missing_add(&s->missing, head->id.client, head->id.clock - 1)) !=
-                    CRDT_OK)
+                if ((st = missing_add(&s->missing, head->id.client, head->id.clock - 1)) != CRDT_OK)
                     return st;
                 if ((st = stack_to_rest(s)) != CRDT_OK)
                     return st;
@@ -744,7 +786,8 @@ static crdt_status apply_delete_set(crdt_doc *doc, const crdt_ranges *ds, crdt_r
             if (s->id.clock >= end)
                 break;
             if (!crdt_item_deleted(s)) {
-                if (end < s->id.clock + s->len && !crdt_store_split(doc, c, i - 1, end - s->id.clock))
+                if (end < s->id.clock + s->len &&
+                    !crdt_store_split(doc, c, i - 1, end - s->id.clock))
                     return doc->txn.err;
                 crdt_item_delete(doc, s);
             }

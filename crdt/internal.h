@@ -88,14 +88,14 @@ typedef struct crdt_pmap {
 
 /* A Yjs shared type: Y.Array, Y.Map, Y.Text, XML types, or a root of unknown kind. */
 struct crdt_type {
-    crdt_item *item;   /* the item whose content this type is; NULL for roots */
-    crdt_item *start;  /* first item of the sequence part */
-    crdt_pmap map;     /* key -> newest item of that key */
-    uint64_t length;   /* visible countable length of the sequence */
-    uint8_t type_ref;  /* CRDT_TYPE_* */
+    crdt_item *item;  /* the item whose content this type is; NULL for roots */
+    crdt_item *start; /* first item of the sequence part */
+    crdt_pmap map;    /* key -> newest item of that key */
+    uint64_t length;  /* visible countable length of the sequence */
+    uint8_t type_ref; /* CRDT_TYPE_* */
     uint8_t has_formatting;
-    char *name;        /* XmlElement nodeName / XmlHook hookName (malloc'd) or root name
-                          (interned, not owned) */
+    char *name; /* XmlElement nodeName / XmlHook hookName (malloc'd) or root name
+                   (interned, not owned) */
     size_t name_len;
     /* Position cache for local edits: cache_item starts at visible index cache_index. */
     crdt_item *cache_item;
@@ -221,7 +221,7 @@ typedef struct crdt_client {
     size_t cap;          /* physical capacity */
     size_t gap;
     size_t gap_len;
-    size_t hint; /* index of the last struct found, tried first */
+    size_t hint;         /* index of the last struct found, tried first */
     uint64_t txn_before; /* state at transaction start (valid when txn_stamp matches) */
     uint32_t txn_stamp;
 } crdt_client;
@@ -240,12 +240,12 @@ typedef struct crdt_ranges {
 
 typedef struct crdt_txn {
     uint32_t stamp;
-    crdt_ranges ds;      /* deleted in this transaction */
-    crdt_id *merge;      /* right halves of splits, to merge back when possible */
+    crdt_ranges ds; /* deleted in this transaction */
+    crdt_id *merge; /* right halves of splits, to merge back when possible */
     size_t nmerge, merge_cap;
     crdt_client **changed; /* clients that got new structs */
     size_t nchanged, changed_cap;
-    int touched; /* anything integrated or deleted */
+    int touched;     /* anything integrated or deleted */
     crdt_status err; /* first allocation failure */
 } crdt_txn;
 
@@ -260,7 +260,8 @@ struct crdt_doc {
     crdt_limits lim;
     crdt_pool pool;
     crdt_arena text;
-    crdt_client **clients; /* open addressing by client id */
+    size_t text_compact_at; /* arena size at which to check for garbage (integrate.c) */
+    crdt_client **clients;  /* open addressing by client id */
     size_t clients_cap;
     size_t nclients;
     crdt_client *last_client;
@@ -316,7 +317,18 @@ static inline int crdt_ref_countable(uint8_t ref)
            ref != CRDT_REF_SKIP;
 }
 
-/* ---- transactions (txn.c / integrate.c) ---- */
+/* Byte offset of UTF-16 offset `units` in a string item (see crdt_utf16_to_byte). A string
+ * with as many bytes as UTF-16 units is ASCII, where the two offsets agree. */
+static inline size_t crdt_str_offset(const crdt_item *it, uint64_t units, int *split)
+{
+    if (it->c.str.n == it->len) {
+        *split = 0;
+        return (size_t)units;
+    }
+    return crdt_utf16_to_byte((const uint8_t *)it->c.str.p, it->c.str.n, units, split);
+}
+
+/* ---- transactions (integrate.c) ---- */
 void crdt_txn_begin(crdt_doc *doc);
 crdt_status crdt_txn_end(crdt_doc *doc);
 void crdt_txn_add_delete(crdt_doc *doc, uint64_t client, uint64_t clock, uint64_t len);
@@ -417,9 +429,9 @@ void crdt_write_structs(crdt_enc *e, crdt_item **items, size_t n, const crdt_sv_
 crdt_status crdt_sv_decode(const uint8_t *sv, size_t len, crdt_sv_entry **out, size_t *n);
 uint64_t crdt_sv_get(const crdt_sv_entry *sv, size_t n, uint64_t client);
 /* Merges updates like Y.mergeUpdates; with sv, drops what sv covers (Y.diffUpdate). */
-crdt_status crdt_merge_impl(const uint8_t *const *updates, const size_t *lens, size_t n,
-                            int v2_in, int v2_out, const crdt_sv_entry *sv, size_t nsv,
-                            const crdt_limits *lim, uint8_t **out, size_t *out_len);
+crdt_status crdt_merge_impl(const uint8_t *const *updates, const size_t *lens, size_t n, int v2_in,
+                            int v2_out, const crdt_sv_entry *sv, size_t nsv, const crdt_limits *lim,
+                            uint8_t **out, size_t *out_len);
 /* The delete set of the store (all deleted structs). */
 crdt_status crdt_store_delete_set(const crdt_doc *doc, crdt_ranges *out);
 void crdt_limits_resolve(const crdt_limits *in, crdt_limits *out);

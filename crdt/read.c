@@ -105,8 +105,7 @@ static int vis_next(vis_iter *v, uint64_t *a, uint64_t *b)
     }
     const crdt_ranges *ds = &v->s->ds;
     while (v->pos < v->end) {
-        if (v->di < ds->n && ds->v[v->di].client == it->id.client &&
-            ds->v[v->di].clock <= v->pos) {
+        if (v->di < ds->n && ds->v[v->di].client == it->id.client && ds->v[v->di].clock <= v->pos) {
             uint64_t e = ds->v[v->di].clock + ds->v[v->di].len;
             if (e > v->pos)
                 v->pos = e;
@@ -146,8 +145,8 @@ static void put_units(crdt_buf *out, const crdt_item *it, uint64_t a, uint64_t b
         return;
     }
     int split_a, split_b;
-    size_t ba = crdt_utf16_to_byte(p, n, a, &split_a);
-    size_t bb = crdt_utf16_to_byte(p, n, b, &split_b);
+    size_t ba = crdt_str_offset(it, a, &split_a);
+    size_t bb = crdt_str_offset(it, b, &split_b);
     if (split_a) {
         crdt_buf_put(out, fffd, 3);
         ba += 4;
@@ -199,7 +198,7 @@ static void write_elem_json(reader *r, const crdt_item *it, uint64_t index)
         /* str.split(''): one string per UTF-16 unit. */
         int split;
         const uint8_t *p = (const uint8_t *)it->c.str.p;
-        size_t at = crdt_utf16_to_byte(p, it->c.str.n, index, &split);
+        size_t at = crdt_str_offset(it, index, &split);
         if (split || (p[at] >= 0xf0)) {
             uint32_t cp = ((p[at] & 0x07u) << 18) | ((p[at + 1] & 0x3fu) << 12) |
                           ((p[at + 2] & 0x3fu) << 6) | (p[at + 3] & 0x3fu);
@@ -386,8 +385,8 @@ typedef struct delta_op {
     int has_text;
 } delta_op;
 
-typedef void (*delta_sink)(reader *r, void *ctx, const char *text, size_t n,
-                           const crdt_item *embed, const attrs *a);
+typedef void (*delta_sink)(reader *r, void *ctx, const char *text, size_t n, const crdt_item *embed,
+                           const attrs *a);
 
 static void delta_walk(reader *r, const crdt_type *t, delta_sink sink, void *ctx)
 {
@@ -514,8 +513,8 @@ static void xml_string_attr_indexes(reader *r, const crdt_value *v)
 }
 
 /* YXmlText.toString: each delta op wrapped in its attributes as tags, sorted by name. */
-static void xml_text_sink(reader *r, void *ctx, const char *text, size_t n,
-                          const crdt_item *embed, const attrs *a)
+static void xml_text_sink(reader *r, void *ctx, const char *text, size_t n, const crdt_item *embed,
+                          const attrs *a)
 {
     (void)ctx;
     attr *sorted = malloc((a->n ? a->n : 1) * sizeof(attr));

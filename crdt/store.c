@@ -223,7 +223,7 @@ static const char fffd[3] = {(char)0xef, (char)0xbf, (char)0xbd};
 static crdt_status split_string(crdt_doc *doc, crdt_item *left, crdt_item *right, uint64_t diff)
 {
     int split;
-    size_t b = crdt_utf16_to_byte((const uint8_t *)left->c.str.p, left->c.str.n, diff, &split);
+    size_t b = crdt_str_offset(left, diff, &split);
     if (!split) {
         right->c.str.p = left->c.str.p + b;
         right->c.str.n = left->c.str.n - (uint32_t)b;

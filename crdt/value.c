@@ -167,8 +167,7 @@ int crdt_value_equal(const crdt_value *a, const crdt_value *b)
 
 /* Sets key in an object being built, replacing an earlier value like JS assignment (the key
  * keeps its first position). Takes ownership of key and val on success. */
-static crdt_status obj_set(crdt_value *obj, size_t *cap, char *key, size_t key_len,
-                           crdt_value *val)
+static crdt_status obj_set(crdt_value *obj, size_t *cap, char *key, size_t key_len, crdt_value *val)
 {
     for (size_t i = 0; i < obj->u.obj.n; i++) {
         crdt_value_kv *kv = &obj->u.obj.kv[i];
@@ -476,8 +475,8 @@ crdt_status crdt_value_from_json(const char *text, size_t len, crdt_value *out, 
     if (len == 9 && memcmp(text, "undefined", 9) == 0)
         return CRDT_OK;
     json_error_t err;
-    json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL,
-                           &err);
+    json_t *j =
+        json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &err);
     if (!j)
         return CRDT_ERR_MALFORMED;
     crdt_status st = from_jansson(j, out, depth);

@@ -143,12 +143,10 @@ static json_t *doc_json(const ustore_doc *doc, ustore_role role)
     return json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:s}", "id", doc->id, "title", doc->title,
                      "owner", doc->owner, "item_policy", doc->item_policy, "version",
                      (json_int_t)doc->version, "created_at_ms", iso_time(doc->created_at_ms),
-                     "updated_at_ms", iso_time(doc->updated_at_ms), "role",
-                     ustore_role_name(role));
+                     "updated_at_ms", iso_time(doc->updated_at_ms), "role", ustore_role_name(role));
 }
 
-static void handle_login(ingest_api *api, const ingest_api_request *req,
-                         ingest_api_response *resp)
+static void handle_login(ingest_api *api, const ingest_api_request *req, ingest_api_response *resp)
 {
     json_t *root = parse_body(req, resp);
     if (!root)
@@ -199,8 +197,8 @@ static void handle_login(ingest_api *api, const ingest_api_request *req,
     }
     json_t *out = json_pack("{s:s,s:s,s:I,s:I,s:{s:s,s:s,s:s}}", "access_token", token,
                             "token_type", "Bearer", "expires_in", (json_int_t)(claims.exp - now),
-                            "expires_at", (json_int_t)claims.exp, "user", "id", user.id,
-                            "username", user.username, "name", user.name);
+                            "expires_at", (json_int_t)claims.exp, "user", "id", user.id, "username",
+                            user.username, "name", user.name);
     free(token);
     authtoken_claims_clear(&claims);
     respond_json(resp, 200, out);
@@ -327,8 +325,8 @@ static int load_doc(ingest_api *api, const ingest_api_request *req, const char *
     return 0;
 }
 
-static void handle_get_document(ingest_api *api, const ingest_api_request *req,
-                                const char *doc_id, ingest_api_response *resp)
+static void handle_get_document(ingest_api *api, const ingest_api_request *req, const char *doc_id,
+                                ingest_api_response *resp)
 {
     ustore_doc doc;
     ustore_role role;
@@ -366,8 +364,7 @@ static void handle_set_permission(ingest_api *api, const ingest_api_request *req
     const char *username = member_string(root, "username", &bad);
     const char *role_name = member_string(root, "role", &bad);
     ustore_role role;
-    if (bad || (!user_id == !username) || !role_name ||
-        ustore_role_parse(role_name, &role) != 0) {
+    if (bad || (!user_id == !username) || !role_name || ustore_role_parse(role_name, &role) != 0) {
         json_decref(root);
         ingest_api_error(resp, 400, "bad_request",
                          "give user_id or username, and role: owner, editor, viewer or none");

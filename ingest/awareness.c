@@ -200,8 +200,8 @@ ingest_awareness *ingest_awareness_new(const char *redis_url, size_t max_queue, 
     a->log = log;
     a->metrics = m;
     a->max_queue = max_queue;
-    credis_opts ro = {.url = redis_url, .connect_timeout_ms = 1000, .command_timeout_ms = 1000,
-                      .log = log};
+    credis_opts ro = {
+        .url = redis_url, .connect_timeout_ms = 1000, .command_timeout_ms = 1000, .log = log};
     a->redis = credis_new(&ro, err, err_size);
     if (!a->redis) {
         free(a);

@@ -172,8 +172,7 @@ static void handle_awareness(ingest_server *srv, ingest_conn *c, const wsframe_m
         return;
     }
     ingest_awareness_track(&c->presence, msg->payload, msg->payload_len);
-    (void)ingest_awareness_publish(srv->deps.awareness, c->doc_id, msg->payload,
-                                   msg->payload_len);
+    (void)ingest_awareness_publish(srv->deps.awareness, c->doc_id, msg->payload, msg->payload_len);
 }
 
 static void handle_op(ingest_server *srv, ingest_conn *c, const wsframe_msg *msg,
@@ -227,14 +226,15 @@ static void handle_op(ingest_server *srv, ingest_conn *c, const wsframe_msg *msg
         op->received_ns = received_ns;
         op->op_id_len = msg->op_id_len;
         memcpy(op->op_id, msg->op_id, msg->op_id_len);
-        err = ingest_produce_send(srv->producer, c->doc_id, strlen(c->doc_id), value, value_len,
-                                  op);
+        err =
+            ingest_produce_send(srv->producer, c->doc_id, strlen(c->doc_id), value, value_len, op);
     }
     free(value);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         free(op);
         char m[160];
-        snprintf(m, sizeof m, "Kafka producer cannot take the operation: %s", rd_kafka_err2str(err));
+        snprintf(m, sizeof m, "Kafka producer cannot take the operation: %s",
+                 rd_kafka_err2str(err));
         send_nack(srv, c, msg->op_id, msg->op_id_len, INGEST_NACK_UNAVAILABLE, m, retry);
         return;
     }

@@ -74,16 +74,16 @@ static int create_topic(ingest_app *app, char *err, size_t err_size)
         return -1;
     /* The ops topic is the replayable log: kept forever (docs/storage.md). */
     const char *configs[] = {"retention.ms", "-1", NULL};
-    int rc = ckafka_topic_create(admin, app->settings.ops_topic, app->settings.partitions,
-                                 app->settings.replication, configs, STARTUP_TIMEOUT_MS, err,
-                                 err_size);
+    int rc =
+        ckafka_topic_create(admin, app->settings.ops_topic, app->settings.partitions,
+                            app->settings.replication, configs, STARTUP_TIMEOUT_MS, err, err_size);
     ckafka_admin_free(admin);
     return rc;
 }
 
 static int start(ingest_app *app)
 {
-    char err[512] = "";
+    char err[1024] = "";
     clog_level level;
     clog_level_parse(cfg_enum(app->config, CFG_LOG_LEVEL), &level);
     app->log = clog_new("ingest", level, STDERR_FILENO);
@@ -131,15 +131,15 @@ static int start(ingest_app *app)
     if (create_topic(app, err, sizeof err) != 0)
         goto fail;
 
-    app->awareness = ingest_awareness_new(cfg_string(app->config, CFG_REDIS_URL),
-                                          AWARENESS_QUEUE_LIMIT, app->log, &app->metrics, err,
-                                          sizeof err);
+    app->awareness =
+        ingest_awareness_new(cfg_string(app->config, CFG_REDIS_URL), AWARENESS_QUEUE_LIMIT,
+                             app->log, &app->metrics, err, sizeof err);
     if (!app->awareness)
         goto fail;
     struct authpw_params params = {(unsigned long long)app->settings.argon2_opslimit,
                                    (size_t)app->settings.argon2_memlimit};
-    app->api = ingest_api_new(app->store, app->keys, params, app->log, &app->metrics, err,
-                              sizeof err);
+    app->api =
+        ingest_api_new(app->store, app->keys, params, app->log, &app->metrics, err, sizeof err);
     if (!app->api)
         goto fail;
 
@@ -168,8 +168,8 @@ static int start(ingest_app *app)
     app->producer = ingest_produce_new(&po, err, sizeof err);
     if (!app->producer)
         goto fail;
-    app->jobs = ingest_jobs_new(app->settings.http_workers, app->api, ingest_server_wake,
-                                app->server);
+    app->jobs =
+        ingest_jobs_new(app->settings.http_workers, app->api, ingest_server_wake, app->server);
     if (!app->jobs) {
         snprintf(err, sizeof err, "cannot start the HTTP API workers");
         goto fail;

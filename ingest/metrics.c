@@ -27,8 +27,8 @@ int ingest_metrics_register(metrics_registry *reg, ingest_metrics *m)
                             "WebSocket write connections accepted", &m->connections_opened) ||
         metrics_counter_new(reg, "ingest_received_bytes_total",
                             "Bytes of WebSocket messages received", &m->bytes_in) ||
-        metrics_counter_new(reg, "ingest_acks_total", "Operations acknowledged after Kafka's delivery report",
-                            &m->acks) ||
+        metrics_counter_new(reg, "ingest_acks_total",
+                            "Operations acknowledged after Kafka's delivery report", &m->acks) ||
         metrics_histogram_new(reg, "ingest_produce_latency_seconds",
                               "Time from receiving an operation to its Kafka delivery report",
                               metrics_latency_buckets, METRICS_LATENCY_BUCKET_COUNT,

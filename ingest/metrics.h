@@ -34,19 +34,19 @@ typedef enum ingest_msg_kind {
 } ingest_msg_kind;
 
 typedef struct ingest_metrics {
-    metrics_gauge *connections;             /* open WebSocket connections */
-    metrics_counter *connections_opened;    /* upgrades accepted */
+    metrics_gauge *connections;          /* open WebSocket connections */
+    metrics_counter *connections_opened; /* upgrades accepted */
     metrics_counter *messages[INGEST_MSG_KIND_COUNT];
-    metrics_counter *bytes_in;              /* WebSocket payload bytes received */
+    metrics_counter *bytes_in; /* WebSocket payload bytes received */
     metrics_counter *acks;
     metrics_counter *nacks[INGEST_NACK_COUNT];
-    metrics_family *errors;                 /* ERROR frames by code */
-    metrics_histogram *produce_latency;     /* receive -> delivery report, seconds */
-    metrics_gauge *producer_queue;          /* messages waiting for a delivery report */
-    metrics_family *auth_failures;          /* by reason */
-    metrics_family *http_requests;          /* by route and status */
+    metrics_family *errors;             /* ERROR frames by code */
+    metrics_histogram *produce_latency; /* receive -> delivery report, seconds */
+    metrics_gauge *producer_queue;      /* messages waiting for a delivery report */
+    metrics_family *auth_failures;      /* by reason */
+    metrics_family *http_requests;      /* by route and status */
     metrics_counter *awareness_published;
-    metrics_counter *awareness_dropped;     /* rate limit, full queue or Redis down */
+    metrics_counter *awareness_dropped; /* rate limit, full queue or Redis down */
 } ingest_metrics;
 
 /* Registers everything in reg (which owns the children). 0, or -1. */

@@ -116,12 +116,11 @@ ingest_ops_result ingest_ops_encode(const ingest_ops_context *ctx, const wsframe
             .client_id = (int64_t)msg->client_id,
         };
         size_t item_len = 0;
-        enum cavro_status cs =
-            msg->type == WSFRAME_ITEM_WRITE
-                ? cavro_item_write_encode(ctx->registry, &item, &item_bytes, &item_len, err,
-                                          sizeof err)
-                : cavro_item_resolve_encode(ctx->registry, &item, &item_bytes, &item_len, err,
-                                            sizeof err);
+        enum cavro_status cs = msg->type == WSFRAME_ITEM_WRITE
+                                   ? cavro_item_write_encode(ctx->registry, &item, &item_bytes,
+                                                             &item_len, err, sizeof err)
+                                   : cavro_item_resolve_encode(ctx->registry, &item, &item_bytes,
+                                                               &item_len, err, sizeof err);
         if (cs != CAVRO_OK) {
             snprintf(why, why_size, "item rejected: %s", err);
             free(entries);
@@ -134,7 +133,8 @@ ingest_ops_result ingest_ops_encode(const ingest_ops_context *ctx, const wsframe
         rec.version_vector.count = msg->clock_count;
     }
 
-    enum cavro_status cs = cavro_client_op_encode(ctx->registry, &rec, out, out_len, err, sizeof err);
+    enum cavro_status cs =
+        cavro_client_op_encode(ctx->registry, &rec, out, out_len, err, sizeof err);
     if (cs != CAVRO_OK) {
         snprintf(why, why_size, "cannot encode the operation: %s", err);
         result = INGEST_OPS_INTERNAL;

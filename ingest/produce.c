@@ -62,7 +62,7 @@ ingest_produce *ingest_produce_new(const ingest_produce_opts *opts, char *err, s
     snprintf(timeout, sizeof timeout, "%lld", (long long)opts->ack_timeout_ms);
     /* linger 1 ms: batches form under load, and a lone op waits at most
      * that long (the ack latency target is 10 ms at p99). */
-    const char *extra[] = {"message.timeout.ms", timeout, "linger.ms", "1",
+    const char *extra[] = {"message.timeout.ms",           timeout,  "linger.ms", "1",
                            "queue.buffering.max.messages", "200000", NULL};
     ckafka_producer_opts po = {
         .brokers = opts->brokers,

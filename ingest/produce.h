@@ -26,9 +26,9 @@
  * by the producer from a successful ingest_produce_send until it comes back
  * from ingest_produce_take_done; then the caller frees it. */
 typedef struct ingest_op {
-    struct ingest_op *next; /* done list link */
-    void *owner;            /* the connection that sent it (the caller's) */
-    int64_t received_ns;    /* util_now_ns() when the message arrived */
+    struct ingest_op *next;  /* done list link */
+    void *owner;             /* the connection that sent it (the caller's) */
+    int64_t received_ns;     /* util_now_ns() when the message arrived */
     rd_kafka_resp_err_t err; /* outcome, set by the delivery report */
     int32_t partition;
     int64_t offset;

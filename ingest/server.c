@@ -131,15 +131,14 @@ int ingest_server_loop(svc *s, void *arg)
     srv->draining = true;
     drain_tick(&srv->drain_tick);
     int64_t deadline = util_now_ms() + srv->deps.settings->drain_timeout_ms;
-    while ((srv->inflight > 0 || ingest_jobs_pending(srv->jobs) > 0) &&
-           util_now_ms() < deadline) {
+    while ((srv->inflight > 0 || ingest_jobs_pending(srv->jobs) > 0) && util_now_ms() < deadline) {
         if (wsserver_service(srv->ws) < 0)
             break;
     }
     clog_field f[] = {clog_int("unanswered_ops", (int64_t)srv->inflight),
                       clog_int("connections", srv->open_conns)};
-    clog_emit(srv->deps.log, srv->inflight ? CLOG_WARN : CLOG_INFO, "drained pending operations",
-              f, 2);
+    clog_emit(srv->deps.log, srv->inflight ? CLOG_WARN : CLOG_INFO, "drained pending operations", f,
+              2);
     ingest_conn_shutdown_all(srv);
     int64_t close_deadline = util_now_ms() + CLOSE_GRACE_MS;
     while (srv->open_conns > 0 && util_now_ms() < close_deadline) {

@@ -16,17 +16,17 @@
 typedef struct ingest_settings {
     char listen_host[256];
     int listen_port;
-    size_t max_message_bytes;    /* larger client messages: NACK too_large */
-    uint32_t max_ops_per_second; /* per connection: NACK rate_limited above it */
-    uint32_t max_connections;    /* more: ERROR too_many_connections */
+    size_t max_message_bytes;          /* larger client messages: NACK too_large */
+    uint32_t max_ops_per_second;       /* per connection: NACK rate_limited above it */
+    uint32_t max_connections;          /* more: ERROR too_many_connections */
     uint32_t max_awareness_per_second; /* per connection: dropped above it */
-    int64_t ack_timeout_ms;      /* Kafka must confirm within this, else NACK unavailable */
-    int64_t retry_after_ms;      /* retry_after_ms of NACK unavailable / rate_limited */
-    int64_t drain_timeout_ms;    /* shutdown: longest wait for pending answers */
-    const char *ops_topic;       /* collab.ops; borrowed from the cfg */
+    int64_t ack_timeout_ms;            /* Kafka must confirm within this, else NACK unavailable */
+    int64_t retry_after_ms;            /* retry_after_ms of NACK unavailable / rate_limited */
+    int64_t drain_timeout_ms;          /* shutdown: longest wait for pending answers */
+    const char *ops_topic;             /* collab.ops; borrowed from the cfg */
     int partitions;
-    int replication;             /* -1: the broker's default */
-    int http_workers;            /* threads for the HTTP API (argon2, MongoDB) */
+    int replication;  /* -1: the broker's default */
+    int http_workers; /* threads for the HTTP API (argon2, MongoDB) */
     int64_t argon2_opslimit;
     int64_t argon2_memlimit;
 } ingest_settings;

@@ -496,7 +496,8 @@ static pdoc *get_doc(ppipe *p, const char *doc_id, int32_t partition)
     make_room(p);
     char err[512];
     int64_t t0 = util_now_ns();
-    d = precover_load_doc(&p->recover, p->docs, doc_id, partition, err, sizeof err);
+    d = precover_load_doc(&p->recover, p->docs, doc_id, partition, PRECOVER_VIEWS, NULL, err,
+                          sizeof err);
     metrics_histogram_observe_since_ns(p->m.load_seconds, t0);
     if (!d) {
         clog_field f[] = {clog_str("doc_id", doc_id), clog_str("error", err)};
@@ -533,6 +534,14 @@ static bool handle(ppipe *p, const rd_kafka_message_t *msg)
         if (!d) {
             cavro_client_op_clear(&op);
             abort_batch(p, "document load failed");
+            return false;
+        }
+        char perr[512];
+        if (op.kind != CAVRO_OP_YJS_UPDATE &&
+            precover_load_policy(&p->recover, d, perr, sizeof perr) != 0) {
+            log_kv(p, CLOG_WARN, "cannot read the item policy; retrying", "error", perr);
+            cavro_client_op_clear(&op);
+            abort_batch(p, "item policy unavailable");
             return false;
         }
         pmerge_out out;

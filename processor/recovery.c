@@ -82,7 +82,7 @@ static int load_stored_item(void *userdata, const char *item_id, int64_t revisio
 }
 
 pdoc *precover_load_doc(const precover_ctx *ctx, pdoc_table *t, const char *doc_id,
-                        int32_t partition, char *err, size_t err_size)
+                        int32_t partition, int64_t *snapshot_version, char *err, size_t err_size)
 {
     docstore_state cached;
     docstore_status st = docstore_get_cached_state(ctx->ds, doc_id, &cached, err, err_size);
@@ -95,6 +95,8 @@ pdoc *precover_load_doc(const precover_ctx *ctx, pdoc_table *t, const char *doc_
         return NULL;
     }
     bool have_snapshot = st == DOCSTORE_OK;
+    if (snapshot_version)
+        *snapshot_version = have_snapshot ? snap.doc_version : 0;
     pdoc *d = pdoc_insert(t, doc_id, partition);
     load_state ls = {.ctx = ctx, .d = d, .err = err, .err_size = err_size};
     if (!d) {
@@ -125,26 +127,19 @@ pdoc *precover_load_doc(const precover_ctx *ctx, pdoc_table *t, const char *doc_
         }
         d->version = cached.version;
     }
-    if (!ls.failed) {
+    if (!ls.failed && mode == PRECOVER_VIEWS) {
         st = docstore_items(ctx->ds, doc_id, load_stored_item, &ls, err, err_size);
         if (st != DOCSTORE_OK)
             ls.failed = 1;
     }
-    if (!ls.failed) {
+    if (!ls.failed && mode == PRECOVER_VIEWS) {
         st = docstore_ops_after(ctx->ds, doc_id, d->version, 0, replay_stored_op, &ls, err,
                                 err_size);
         if (st != DOCSTORE_OK)
             ls.failed = 1;
     }
-    if (!ls.failed) {
-        int64_t stored_version;
-        char policy[16];
-        st = docstore_document_meta(ctx->ds, doc_id, &stored_version, policy, err, err_size);
-        if (st != DOCSTORE_OK && st != DOCSTORE_NOT_FOUND)
-            ls.failed = 1;
-        else if (!items_policy_from_name(policy, &d->policy))
-            d->policy = ITEMS_POLICY_MANUAL;
-    }
+    if (!ls.failed && mode == PRECOVER_VIEWS && precover_load_policy(ctx, d, err, err_size) != 0)
+        ls.failed = 1;
     if (have_cached)
         docstore_state_clear(&cached);
     if (have_snapshot)
@@ -226,7 +221,10 @@ int precover_partition(const precover_ctx *ctx, pdoc_table *t, int32_t partition
     int64_t start = parts->elems[0].offset;
     if (start < 0)
         start = RD_KAFKA_OFFSET_BEGINNING;
-    if (rc == 0 && start >= 0 && start < low)
+    /* Every record after the snapshots is in the log, unless retention
+     * deleted some: then the views (crdt_operations) fill in. */
+    bool log_complete = start >= low || (start == RD_KAFKA_OFFSET_BEGINNING && low == 0);
+    if (rc == 0 && !log_complete)
         clog_emit(ctx->log, CLOG_WARN,
                   "recovery: the log no longer holds every record after the snapshots; "
                   "crdt_operations fill the gap",
@@ -270,7 +268,9 @@ int precover_partition(const precover_ctx *ctx, pdoc_table *t, int32_t partition
                 } else {
                     pdoc *d = pdoc_find(t, m.doc_id);
                     if (!d)
-                        d = precover_load_doc(ctx, t, m.doc_id, partition, err, err_size);
+                        d = precover_load_doc(ctx, t, m.doc_id, partition,
+                                              log_complete ? PRECOVER_SNAPSHOT : PRECOVER_VIEWS,
+                                              NULL, err, err_size);
                     if (!d) {
                         rc = -1;
                     } else if (m.doc_version > d->version) {

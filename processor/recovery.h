@@ -44,9 +44,11 @@ typedef void (*precover_record_fn)(void *userdata, pdoc *d, const struct cavro_m
  * Loads doc_id into a new entry of t (the caller made room). Returns the
  * document, or NULL with the reason in err (MongoDB unreachable, a stored
  * state the engine refuses, no memory): nothing is left in t then.
+ * *snapshot_version (may be NULL) gets the version of the latest snapshot
+ * (0 when there is none).
  */
 pdoc *precover_load_doc(const precover_ctx *ctx, pdoc_table *t, const char *doc_id,
-                        int32_t partition, char *err, size_t err_size);
+                        int32_t partition, int64_t *snapshot_version, char *err, size_t err_size);
 
 /*
  * Recovers one partition as described above. *records = records replayed,

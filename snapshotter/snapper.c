@@ -18,10 +18,11 @@
 
 /* What a document owes the next snapshot (pdoc.user). */
 typedef struct pending {
-    int64_t ops;          /* versions since the last snapshot */
-    int64_t first_offset; /* collab.merged offset of the first of them; -1: none */
-    int64_t first_ms;     /* when it arrived (monotonic) */
-    int64_t retry_ms;     /* after a failed snapshot: not before */
+    int64_t snapshot_version; /* version of the newest snapshot written */
+    int64_t ops;              /* versions since the last snapshot */
+    int64_t first_offset;     /* collab.merged offset of the first of them; -1: none */
+    int64_t first_ms;         /* when it arrived (monotonic) */
+    int64_t retry_ms;         /* after a failed snapshot: not before */
     int32_t source_partition;
     int64_t source_offset;
     bool broken; /* a version gap nothing could fill: not snapshotted */
@@ -179,6 +180,7 @@ static int take_snapshot(ssnap *s, pdoc *d, pending *p)
         p->ops = 0;
         p->first_offset = -1;
         p->retry_ms = 0;
+        p->snapshot_version = d->version;
     } else {
         metrics_counter_inc(s->failures);
         p->retry_ms = util_now_ms() + 1000;
@@ -236,11 +238,22 @@ static pdoc *load_doc(ssnap *s, const char *doc_id, int32_t partition)
         pdoc_remove(s->docs, victim);
     }
     char err[512];
-    pdoc *d = precover_load_doc(&s->load, s->docs, doc_id, partition, err, sizeof err);
+    int64_t snapshot_version = 0;
+    pdoc *d = precover_load_doc(&s->load, s->docs, doc_id, partition, PRECOVER_VIEWS,
+                                &snapshot_version, err, sizeof err);
     if (!d) {
         clog_field f[] = {clog_str("doc_id", doc_id), clog_str("error", err)};
         clog_emit(s->log, CLOG_WARN, "cannot load document", f, 2);
+        return NULL;
     }
+    pending *p = pending_of(d);
+    if (!p) {
+        pdoc_remove(s->docs, d);
+        return NULL;
+    }
+    /* The loaded state may be ahead of the records read so far (it may come
+     * from the processor's Redis view): what counts is what no snapshot has. */
+    p->snapshot_version = snapshot_version;
     return d;
 }
 
@@ -290,6 +303,9 @@ static bool apply_record(ssnap *s, const rd_kafka_message_t *msg)
             clog_emit(s->log, CLOG_ERROR, "merged record not applicable", f, 2);
         }
         metrics_counter_inc(s->records);
+    }
+    /* A version no snapshot holds yet (the state may already hold it). */
+    if (!p->broken && m.doc_version <= d->version && m.doc_version > p->snapshot_version) {
         if (p->first_offset < 0) {
             p->first_offset = msg->offset;
             p->first_ms = util_now_ms();
@@ -297,7 +313,7 @@ static bool apply_record(ssnap *s, const rd_kafka_message_t *msg)
         p->ops++;
         p->source_partition = m.source_partition;
         p->source_offset = m.source_offset;
-        if (p->ops >= s->cfg.every_ops)
+        if (d->version - p->snapshot_version >= s->cfg.every_ops)
             take_snapshot(s, d, p);
     }
     cavro_merged_op_clear(&m);

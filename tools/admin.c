@@ -27,28 +27,64 @@
 #include "common/userstore.h"
 
 static const cfg_setting admin_settings[] = {
-    {.name = "username", .flag = "--username", .type = CFG_STRING, .default_value = "",
+    {.name = "username",
+     .flag = "--username",
+     .type = CFG_STRING,
+     .default_value = "",
      .help = "user name (user-create, grant; doc-create --owner takes one too)"},
-    {.name = "name", .flag = "--name", .type = CFG_STRING, .default_value = "",
+    {.name = "name",
+     .flag = "--name",
+     .type = CFG_STRING,
+     .default_value = "",
      .help = "display name (user-create)"},
-    {.name = "password", .flag = "--password", .env = "COLLAB_ADMIN_PASSWORD",
-     .type = CFG_STRING, .default_value = "",
-     .help = "password (user-create); empty: read one line from stdin", .secret = true},
-    {.name = "doc", .flag = "--doc", .type = CFG_STRING, .default_value = "",
+    {.name = "password",
+     .flag = "--password",
+     .env = "COLLAB_ADMIN_PASSWORD",
+     .type = CFG_STRING,
+     .default_value = "",
+     .help = "password (user-create); empty: read one line from stdin",
+     .secret = true},
+    {.name = "doc",
+     .flag = "--doc",
+     .type = CFG_STRING,
+     .default_value = "",
      .help = "document id (doc-create, grant, perms)"},
-    {.name = "owner", .flag = "--owner", .type = CFG_STRING, .default_value = "",
+    {.name = "owner",
+     .flag = "--owner",
+     .type = CFG_STRING,
+     .default_value = "",
      .help = "owner's user name (doc-create)"},
-    {.name = "title", .flag = "--title", .type = CFG_STRING, .default_value = "",
+    {.name = "title",
+     .flag = "--title",
+     .type = CFG_STRING,
+     .default_value = "",
      .help = "document title (doc-create)"},
-    {.name = "policy", .flag = "--policy", .type = CFG_STRING, .default_value = "manual",
+    {.name = "policy",
+     .flag = "--policy",
+     .type = CFG_STRING,
+     .default_value = "manual",
      .help = "item policy manual|lww (doc-create)"},
-    {.name = "role", .flag = "--role", .type = CFG_STRING, .default_value = "",
+    {.name = "role",
+     .flag = "--role",
+     .type = CFG_STRING,
+     .default_value = "",
      .help = "owner|editor|viewer|none (grant)"},
-    {.name = "argon2_opslimit", .flag = "--argon2-opslimit", .env = "COLLAB_ARGON2_OPSLIMIT",
-     .type = CFG_INT, .default_value = "2", .help = "argon2id passes", .min = 1, .max = 100},
-    {.name = "argon2_memlimit", .flag = "--argon2-memlimit", .env = "COLLAB_ARGON2_MEMLIMIT",
-     .type = CFG_SIZE, .default_value = "64MiB", .help = "argon2id memory",
-     .min = 8192, .max = 4LL * 1024 * 1024 * 1024},
+    {.name = "argon2_opslimit",
+     .flag = "--argon2-opslimit",
+     .env = "COLLAB_ARGON2_OPSLIMIT",
+     .type = CFG_INT,
+     .default_value = "2",
+     .help = "argon2id passes",
+     .min = 1,
+     .max = 100},
+    {.name = "argon2_memlimit",
+     .flag = "--argon2-memlimit",
+     .env = "COLLAB_ARGON2_MEMLIMIT",
+     .type = CFG_SIZE,
+     .default_value = "64MiB",
+     .help = "argon2id memory",
+     .min = 8192,
+     .max = 4LL * 1024 * 1024 * 1024},
 };
 
 static int print_json(json_t *obj)
@@ -101,15 +137,15 @@ static int user_create(const cfg *c, ustore *us)
     ustore_status st = ustore_user_create(us, username, hash, cfg_string(c, "name"), &user);
     if (st != USTORE_OK)
         return fail("user-create", st);
-    return print_json(json_pack("{s:s,s:s,s:s}", "id", user.id, "username", user.username, "name",
-                                user.name));
+    return print_json(
+        json_pack("{s:s,s:s,s:s}", "id", user.id, "username", user.username, "name", user.name));
 }
 
 static void print_user(void *ctx, const ustore_user *u)
 {
     (void)ctx;
-    print_json(json_pack("{s:s,s:s,s:s,s:I}", "id", u->id, "username", u->username, "name",
-                         u->name, "created_at_ms", (json_int_t)u->created_at_ms));
+    print_json(json_pack("{s:s,s:s,s:s,s:I}", "id", u->id, "username", u->username, "name", u->name,
+                         "created_at_ms", (json_int_t)u->created_at_ms));
 }
 
 /* Resolves --<flag> (a user name) to a user record. */
@@ -190,8 +226,9 @@ static int run(const cfg *c, const char *command, ustore *us)
         ustore_status st = ustore_permission_list(us, cfg_string(c, "doc"), print_permission, NULL);
         return st == USTORE_OK ? 0 : fail("perms", st);
     }
-    fprintf(stderr, "collab-admin: unknown command \"%s\" (user-create, user-list, doc-create, "
-                    "grant, perms)\n",
+    fprintf(stderr,
+            "collab-admin: unknown command \"%s\" (user-create, user-list, doc-create, "
+            "grant, perms)\n",
             command);
     return 2;
 }
@@ -225,8 +262,10 @@ int main(int argc, char **argv)
     mongoc_init();
     clog *log = clog_new("collab-admin", CLOG_WARN, STDERR_FILENO);
     char err[256];
-    cmongo_opts mo = {.uri = cfg_string(c, CFG_MONGO_URI), .db = cfg_string(c, CFG_MONGO_DB),
-                      .app_name = "collab-admin", .log = log};
+    cmongo_opts mo = {.uri = cfg_string(c, CFG_MONGO_URI),
+                      .db = cfg_string(c, CFG_MONGO_DB),
+                      .app_name = "collab-admin",
+                      .log = log};
     cmongo *m = cmongo_new(&mo, err, sizeof err);
     ustore *us = m ? ustore_new(m, log) : NULL;
     code = 1;

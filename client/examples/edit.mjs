@@ -29,7 +29,9 @@ const { values: args } = parseArgs({
   },
 });
 if (!args.user || !args.password || !args.doc) {
-  console.error('usage: node examples/edit.mjs --user NAME --password PASSWORD --doc DOC_ID [--text T] [--seconds N]');
+  console.error(
+    'usage: node examples/edit.mjs --user NAME --password PASSWORD --doc DOC_ID [--text T] [--seconds N]',
+  );
   process.exit(2);
 }
 
@@ -45,12 +47,17 @@ provider.setUser({ id: args.user, name: args.user, color: '#1e88e5' });
 
 provider.on('status', ({ status }) => console.log(`[status] ${status}`));
 provider.on('error', (e) => console.log(`[error] ${e.source} ${e.code}: ${e.message}`));
-provider.on('conflict', ({ itemId, siblings }) => console.log(`[conflict] ${itemId}: ${siblings.length} values`));
+provider.on('conflict', ({ itemId, siblings }) =>
+  console.log(`[conflict] ${itemId}: ${siblings.length} values`),
+);
 
 // Others' edits arrive as transactions whose origin is the provider.
 text.observe((event, transaction) => {
   if (transaction.origin !== provider) return;
-  const inserted = event.delta.filter((d) => typeof d.insert === 'string').map((d) => d.insert).join('');
+  const inserted = event.delta
+    .filter((d) => typeof d.insert === 'string')
+    .map((d) => d.insert)
+    .join('');
   if (inserted) console.log(`[others typed] ${JSON.stringify(inserted)}`);
 });
 
@@ -69,7 +76,7 @@ provider.awareness.on('change', ({ added, updated, removed }) => {
   }
 });
 
-await new Promise((resolve) => provider.once('synced', resolve));
+await provider.whenSynced();
 console.log(`[synced] version ${provider.version}: ${JSON.stringify(text.toString())}`);
 
 for (const ch of args.text) {

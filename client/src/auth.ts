@@ -60,7 +60,11 @@ export async function login(
       code,
     );
   }
-  if (typeof body !== 'object' || body === null || typeof (body as LoginResult).token !== 'string') {
+  if (
+    typeof body !== 'object' ||
+    body === null ||
+    typeof (body as LoginResult).token !== 'string'
+  ) {
     throw new LoginError('login answer has no token', response.status, undefined);
   }
   return body as LoginResult;

@@ -10,7 +10,12 @@ export {
   type ProviderStatus,
 } from './provider.js';
 export { login, LoginError, type LoginOptions, type LoginResult, tokenExpiry } from './auth.js';
-export { UpdateBatcher, changedCharacters, type BatchOptions, type FlushReason } from './batcher.js';
+export {
+  UpdateBatcher,
+  changedCharacters,
+  type BatchOptions,
+  type FlushReason,
+} from './batcher.js';
 export { splitUpdate, UpdateTooLargeError } from './split.js';
 export { MemoryOpStore, type OpStore, type StoredOp, type OpKind } from './store.js';
 export {

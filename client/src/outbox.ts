@@ -39,6 +39,12 @@ function messageOf(op: StoredOp): ClientMessage {
   };
 }
 
+/** crypto.randomUUID where the platform has it (node, secure contexts); lib0 draws per digit. */
+function newOpId(): string {
+  const webCrypto = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
+  return typeof webCrypto?.randomUUID === 'function' ? webCrypto.randomUUID() : uuidv4();
+}
+
 function stored(op: QueuedOp): StoredOp {
   const { sent: _sent, ...rest } = op;
   return rest;
@@ -46,6 +52,8 @@ function stored(op: QueuedOp): StoredOp {
 
 export class Outbox {
   private queue: QueuedOp[] = [];
+  /** Every op before this index is sent: pump() starts here, not at 0. */
+  private unsentFrom = 0;
   private nextSeq = 0;
   private online = false;
   private maxBytes = DEFAULT_MAX_MESSAGE_BYTES;
@@ -127,7 +135,7 @@ export class Outbox {
     const op: QueuedOp = {
       ...fields,
       seq: this.nextSeq++,
-      opId: uuidv4(),
+      opId: newOpId(),
       clientTimeMs: this.timers.now(),
       sent: false,
     };
@@ -151,6 +159,7 @@ export class Outbox {
     for (const op of this.queue) {
       op.sent = false;
     }
+    this.unsentFrom = 0;
     this.cancelPump();
   }
 
@@ -169,6 +178,7 @@ export class Outbox {
     const op = this.queue[index]!;
     if (retryAfterMs > 0) {
       op.sent = false;
+      this.unsentFrom = Math.min(this.unsentFrom, index);
       this.pausedUntil = Math.max(this.pausedUntil, this.timers.now() + retryAfterMs);
       this.schedulePump(retryAfterMs);
       return;
@@ -183,13 +193,16 @@ export class Outbox {
     this.events.dropped(this.remove(index), code, message);
   }
 
-  /** Resolves when the queue is empty (every op acked or dropped); rejects on close(). */
+  /**
+   * Resolves when the queue is empty (every op acked or dropped) and the
+   * store has caught up; rejects on close().
+   */
   whenEmpty(): Promise<void> {
     if (this.closed) {
       return Promise.reject(new Error('outbox closed'));
     }
     if (this.queue.length === 0) {
-      return Promise.resolve();
+      return this.storeChain;
     }
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
@@ -220,14 +233,20 @@ export class Outbox {
 
   private remove(index: number): StoredOp {
     const [op] = this.queue.splice(index, 1);
+    if (index < this.unsentFrom) {
+      this.unsentFrom--;
+    }
     const seq = op!.seq;
     this.persist(() => this.store.deleteOp(this.docId, seq));
     if (this.queue.length === 0) {
       const waiters = this.waiters;
       this.waiters = [];
-      for (const waiter of waiters) {
-        waiter.resolve();
-      }
+      // After the store has the deletes too, so a reload right after sees no ghost ops.
+      void this.storeChain.then(() => {
+        for (const waiter of waiters) {
+          waiter.resolve();
+        }
+      });
     }
     return stored(op!);
   }
@@ -242,7 +261,10 @@ export class Outbox {
       this.schedulePump(this.pausedUntil - now);
       return;
     }
-    for (let i = 0; i < this.queue.length; i++) {
+    while (this.unsentFrom < this.queue.length && this.queue[this.unsentFrom]!.sent) {
+      this.unsentFrom++;
+    }
+    for (let i = this.unsentFrom; i < this.queue.length; i++) {
       const op = this.queue[i]!;
       if (op.sent) {
         continue;
@@ -259,7 +281,11 @@ export class Outbox {
         frame = encodeClientMessage(messageOf(op));
       } catch (err) {
         // Only an op from a damaged store gets here: drop it, keep the rest moving.
-        this.events.dropped(this.remove(i--), 'local', `cannot encode op: ${(err as Error).message}`);
+        this.events.dropped(
+          this.remove(i--),
+          'local',
+          `cannot encode op: ${(err as Error).message}`,
+        );
         continue;
       }
       if (frame.length > this.maxBytes) {
@@ -272,6 +298,9 @@ export class Outbox {
         return;
       }
       op.sent = true;
+      if (i === this.unsentFrom) {
+        this.unsentFrom = i + 1;
+      }
       this.sendTimes.push(now);
     }
   }
@@ -290,12 +319,13 @@ export class Outbox {
           const replacements: QueuedOp[] = pieces.map((piece) => ({
             ...op,
             seq: this.nextSeq++,
-            opId: uuidv4(),
+            opId: newOpId(),
             update: piece,
             sent: false,
           }));
           // Replaced in place (not remove()): the queue never looks empty to whenEmpty().
           this.queue.splice(index, 1, ...replacements);
+          this.unsentFrom = Math.min(this.unsentFrom, index);
           for (const replacement of replacements) {
             this.persist(() => this.store.putOp(this.docId, stored(replacement)));
           }
@@ -320,10 +350,13 @@ export class Outbox {
     if (this.pumpTimer !== null) {
       return;
     }
-    this.pumpTimer = this.timers.setTimeout(() => {
-      this.pumpTimer = null;
-      this.pump();
-    }, Math.max(0, delayMs));
+    this.pumpTimer = this.timers.setTimeout(
+      () => {
+        this.pumpTimer = null;
+        this.pump();
+      },
+      Math.max(0, delayMs),
+    );
   }
 
   private cancelPump(): void {

@@ -83,7 +83,9 @@ function writeClock(encoder: encoding.Encoder, clock: VectorClock): void {
     checkUint('clock client id', clientId);
     checkUint('clock counter', counter);
     if (clientId <= previous || counter === 0) {
-      throw new ProtocolError('a clock must be sorted by client id, without repeats or zero counters');
+      throw new ProtocolError(
+        'a clock must be sorted by client id, without repeats or zero counters',
+      );
     }
     previous = clientId;
     encoding.writeVarUint(encoder, clientId);
@@ -124,7 +126,9 @@ export function encodeClientMessage(message: ClientMessage): Uint8Array {
 
 function writeOpHeader(encoder: encoding.Encoder, opId: string, clientId: number, timeMs: number) {
   if (!isValidOpId(opId)) {
-    throw new ProtocolError(`op id must be 1-64 printable ASCII characters: ${JSON.stringify(opId)}`);
+    throw new ProtocolError(
+      `op id must be 1-64 printable ASCII characters: ${JSON.stringify(opId)}`,
+    );
   }
   checkUint('client id', clientId);
   checkUint('client time', timeMs);
@@ -151,7 +155,9 @@ function decodeWhole<T>(frame: Uint8Array, read: (d: decoding.Decoder, type: num
     throw new ProtocolError(`malformed frame: ${(err as Error).message}`);
   }
   if (decoding.hasContent(decoder)) {
-    throw new ProtocolError(`malformed frame: ${frame.length - decoder.pos} bytes after the last field`);
+    throw new ProtocolError(
+      `malformed frame: ${frame.length - decoder.pos} bytes after the last field`,
+    );
   }
   return result;
 }

@@ -1,9 +1,9 @@
 // The Yjs provider: binds one Y.Doc to one document of the backend. Local
-// changes are batched, stored in the op queue and written to ingest with op
-// ids until each is acknowledged; the broadcaster's state and merged
-// operations are applied in version order, resuming where the client left
-// off. Also carries awareness (presence) and the document's items. The wire
-// format is docs/protocol.md (see ./protocol.ts).
+// changes are batched (./batcher.ts) and handed to the outbox (./outbox.ts),
+// which stores and sends them until ingest acknowledges each; the
+// broadcaster's state and merged operations are applied in version order,
+// resuming where the client left off. Also carries awareness (presence) and
+// the document's items. The wire format is docs/protocol.md (./protocol.ts).
 
 import { ObservableV2 } from 'lib0/observable';
 import { uint32 } from 'lib0/random';
@@ -92,7 +92,11 @@ export interface ProviderError {
 }
 
 export interface ProviderEvents {
-  status: (event: { status: ProviderStatus; write: ConnectionState; read: ConnectionState }) => void;
+  status: (event: {
+    status: ProviderStatus;
+    write: ConnectionState;
+    read: ConnectionState;
+  }) => void;
   /** The doc holds the server's state as of `version` (after a STATE, or a resumed read connection). */
   synced: (event: { version: number }) => void;
   /** Ingest acknowledged an op: Kafka holds it. */
@@ -201,8 +205,7 @@ export class CollabProvider extends ObservableV2<ProviderEvents> {
       backoff,
     );
     this.outbox = new Outbox(this.store, docId, this.timers, (f) => this.writeLink.send(f), {
-      acked: (op, partition, offset) =>
-        this.emit('acked', [{ opId: op.opId, partition, offset }]),
+      acked: (op, partition, offset) => this.emit('acked', [{ opId: op.opId, partition, offset }]),
       dropped: (op, code, message) => this.emitError(code, message, 'write', op),
       storageError: (err) => this.emitError('storage', `op store: ${err.message}`, 'storage'),
     });
@@ -223,6 +226,14 @@ export class CollabProvider extends ObservableV2<ProviderEvents> {
   /** True once the doc holds the server's state (see the `synced` event). */
   get synced(): boolean {
     return this.isSynced;
+  }
+
+  /** Resolves at the next `synced` event, or at once when synced already. */
+  whenSynced(): Promise<void> {
+    if (this.isSynced) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.once('synced', () => resolve()));
   }
 
   /** Version of the last state or merged op applied; undefined before the first STATE. */
@@ -255,7 +266,7 @@ export class CollabProvider extends ObservableV2<ProviderEvents> {
     }
     this.wantConnected = true;
     if (this.savedLocalState !== null && this.awareness.getLocalState() === null) {
-      this.awareness.setLocalState(this.savedLocalState); // sent with the next HELLO
+      this.awareness.setLocalState(this.savedLocalState); // announced once both links are up
     }
     this.savedLocalState = null;
     void this.ready.then(() => {
@@ -530,9 +541,7 @@ export class CollabProvider extends ObservableV2<ProviderEvents> {
   private onHello(maxMessageBytes: number, maxOpsPerSecond: number): void {
     this.writeReady = true;
     this.writeLink.resetBackoff();
-    if (this.awareness.getLocalState() !== null) {
-      this.sendAwareness([this.awareness.clientID]);
-    }
+    this.announcePresence();
     this.updateStatus();
     this.outbox.connected(maxMessageBytes, maxOpsPerSecond);
   }
@@ -547,6 +556,7 @@ export class CollabProvider extends ObservableV2<ProviderEvents> {
     this.readLink.resetBackoff();
     // A new read connection starts over: a RESYNC of the old one is void.
     this.expectingState = false;
+    this.announcePresence();
     if (this.lastVersion !== undefined) {
       this.isSynced = true;
       this.emit('synced', [{ version: this.lastVersion }]);
@@ -620,7 +630,7 @@ export class CollabProvider extends ObservableV2<ProviderEvents> {
     }
   }
 
-  /** Applies a remote Yjs update; a broken one is a bad frame (the doc is left as it was). */
+  /** Applies a remote Yjs update; one Yjs cannot read is a bad frame (the link reconnects). */
   private applyRemote(update: Uint8Array): boolean {
     try {
       Y.applyUpdate(this.doc, update, this);
@@ -682,7 +692,10 @@ export class CollabProvider extends ObservableV2<ProviderEvents> {
         return true;
       }
     }
-    const expected = this.lastVersion === undefined || this.expectingState ? 'a STATE' : `version ${this.lastVersion + 1}`;
+    const expected =
+      this.lastVersion === undefined || this.expectingState
+        ? 'a STATE'
+        : `version ${this.lastVersion + 1}`;
     this.emitError('gap', `got version ${version}, expected ${expected}: resuming`, 'read');
     this.readLink.restart('gap');
     return false;
@@ -728,6 +741,21 @@ export class CollabProvider extends ObservableV2<ProviderEvents> {
       this.sendAwareness([id]);
     }
   };
+
+  /**
+   * Sends our presence once both links are up: the others answer a newcomer
+   * with their own state, and only a reader that is already subscribed gets
+   * those answers (the broadcaster does not replay presence).
+   */
+  private announcePresence(): void {
+    if (
+      this.writeReady &&
+      this.readLink.state === 'open' &&
+      this.awareness.getLocalState() !== null
+    ) {
+      this.sendAwareness([this.awareness.clientID]);
+    }
+  }
 
   private sendAwareness(clients: number[]): void {
     if (!this.writeReady) {

@@ -216,7 +216,8 @@ export function splitUpdate(update: Uint8Array, maxBytes: number): Uint8Array[] 
   let clients = new Set<number>();
   let size = PIECE_HEADER_BYTES;
   for (const unit of units) {
-    let extra = unit.bytes + STRUCT_SLACK_BYTES + (clients.has(unit.client) ? 0 : CLIENT_HEADER_BYTES);
+    let extra =
+      unit.bytes + STRUCT_SLACK_BYTES + (clients.has(unit.client) ? 0 : CLIENT_HEADER_BYTES);
     if (current.length > 0 && size + extra > maxBytes) {
       pieces.push(encodePiece(current, []));
       current = [];

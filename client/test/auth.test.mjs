@@ -19,9 +19,14 @@ function fakeFetch(answers) {
 
 test('login posts the credentials and returns the answer', async () => {
   const { calls, fetchImpl } = fakeFetch([[200, { token: 't1', user_id: 'u1' }]]);
-  const result = await login({ url: 'http://127.0.0.1:1/', username: 'alice', password: 'pw' }, fetchImpl);
+  const result = await login(
+    { url: 'http://127.0.0.1:1/', username: 'alice', password: 'pw' },
+    fetchImpl,
+  );
   assert.deepEqual(result, { token: 't1', user_id: 'u1' });
-  assert.deepEqual(calls, [{ url: 'http://127.0.0.1:1/v1/login', body: { username: 'alice', password: 'pw' } }]);
+  assert.deepEqual(calls, [
+    { url: 'http://127.0.0.1:1/v1/login', body: { username: 'alice', password: 'pw' } },
+  ]);
 });
 
 test('login failures are LoginErrors with status and code', async () => {
@@ -31,7 +36,10 @@ test('login failures are LoginErrors with status and code', async () => {
     [500, 'not json'],
   ]);
   const opts = { url: 'http://127.0.0.1:1', username: 'a', password: 'b' };
-  await assert.rejects(login(opts, fetchImpl), (e) => e instanceof LoginError && e.status === 401 && e.code === 'bad_credentials');
+  await assert.rejects(
+    login(opts, fetchImpl),
+    (e) => e instanceof LoginError && e.status === 401 && e.code === 'bad_credentials',
+  );
   await assert.rejects(login(opts, fetchImpl), /no token/);
   await assert.rejects(login(opts, fetchImpl), (e) => e instanceof LoginError && e.status === 500);
 });
@@ -40,8 +48,16 @@ test('a login token is renewed before it expires and after invalidate()', async 
   let now = 1_000_000_000_000;
   const soon = fakeJwt('alice', Math.floor(now / 1000) + 30); // inside the renewal minute
   const later = fakeJwt('alice', Math.floor(now / 1000) + 3600);
-  const { calls, fetchImpl } = fakeFetch([[200, { token: soon }], [200, { token: later }], [200, { token: 'x.y.z' }]]);
-  const source = new TokenSource({ login: { url: 'http://127.0.0.1:1', username: 'a', password: 'b' }, fetch: fetchImpl, now: () => now });
+  const { calls, fetchImpl } = fakeFetch([
+    [200, { token: soon }],
+    [200, { token: later }],
+    [200, { token: 'x.y.z' }],
+  ]);
+  const source = new TokenSource({
+    login: { url: 'http://127.0.0.1:1', username: 'a', password: 'b' },
+    fetch: fetchImpl,
+    now: () => now,
+  });
   const [t1, t2] = await Promise.all([source.get(), source.get()]);
   assert.equal(t1, soon);
   assert.equal(t2, soon, 'concurrent callers share one login');

@@ -12,7 +12,11 @@ import { ManualTimers } from './fakes.mjs';
 function setup(options) {
   const timers = new ManualTimers();
   const sent = [];
-  const batcher = new UpdateBatcher(timers, (update, reason) => sent.push({ update, reason, at: timers.now() }), options);
+  const batcher = new UpdateBatcher(
+    timers,
+    (update, reason) => sent.push({ update, reason, at: timers.now() }),
+    options,
+  );
   const doc = new Y.Doc();
   doc.on('update', (u) => batcher.add(u));
   const text = doc.getText('t');

@@ -141,7 +141,14 @@ export class FakeBackend {
   doc(docId) {
     let d = this.docs.get(docId);
     if (!d) {
-      d = { ydoc: new Y.Doc(), version: 0, log: [], opIds: new Set(), readers: new Set(), offset: 0 };
+      d = {
+        ydoc: new Y.Doc(),
+        version: 0,
+        log: [],
+        opIds: new Set(),
+        readers: new Set(),
+        offset: 0,
+      };
       this.docs.set(docId, d);
     }
     return d;
@@ -175,7 +182,11 @@ export class FakeBackend {
   }
 
   publishItem(docId, state) {
-    return this.publish(docId, { kind: 'item', opId: `item-${Math.random()}`, json: JSON.stringify(state) });
+    return this.publish(docId, {
+      kind: 'item',
+      opId: `item-${Math.random()}`,
+      json: JSON.stringify(state),
+    });
   }
 }
 
@@ -188,7 +199,9 @@ export function encodeEntry(entry) {
 function tokenOf(request, url) {
   const query = url.searchParams.get('access_token');
   if (query) return query;
-  const protocols = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
+  const protocols = (request.headers['sec-websocket-protocol'] ?? '')
+    .split(',')
+    .map((s) => s.trim());
   if (!protocols.includes('collab.v1')) return undefined;
   const bearer = protocols.find((p) => p.startsWith('bearer.'));
   return bearer ? bearer.slice('bearer.'.length) : undefined;
@@ -201,7 +214,10 @@ function tokenOf(request, url) {
  */
 export async function startFakes() {
   const backend = new FakeBackend();
-  const users = new Map([['alice', 'secret-a'], ['bob', 'secret-b']]);
+  const users = new Map([
+    ['alice', 'secret-a'],
+    ['bob', 'secret-b'],
+  ]);
   const fakes = {
     backend,
     validTokens: new Set(['token-alice', 'token-bob']),
@@ -237,7 +253,11 @@ export async function startFakes() {
         }
         if (users.get(creds.username) !== creds.password) {
           res.writeHead(401, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ error: { code: 'bad_credentials', message: 'wrong username or password' } }));
+          res.end(
+            JSON.stringify({
+              error: { code: 'bad_credentials', message: 'wrong username or password' },
+            }),
+          );
           return;
         }
         fakes.logins++;
@@ -261,7 +281,9 @@ export async function startFakes() {
     const url = new URL(request.url, 'http://127.0.0.1');
     const match = /^\/v1\/documents\/([A-Za-z0-9._~-]{1,128})\/(write|read)$/.exec(url.pathname);
     const reject = (status) => {
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      );
     };
     if (!match) return reject(404);
     const token = tokenOf(request, url);
@@ -312,7 +334,14 @@ export async function startFakes() {
       } else if (decision === 'hold') {
         fakes.held.push({ conn, msg });
       } else {
-        ws.send(wire.nack(msg.opId, decision.code, decision.message ?? decision.code, decision.retryAfterMs ?? 0));
+        ws.send(
+          wire.nack(
+            msg.opId,
+            decision.code,
+            decision.message ?? decision.code,
+            decision.retryAfterMs ?? 0,
+          ),
+        );
       }
     });
     ws.on('close', () => {
@@ -447,7 +476,8 @@ export class ManualTimers {
     const end = this.time + ms;
     for (;;) {
       let next = null;
-      for (const [id, t] of this.timers) if (t.at <= end && (next === null || t.at < next[1].at)) next = [id, t];
+      for (const [id, t] of this.timers)
+        if (t.at <= end && (next === null || t.at < next[1].at)) next = [id, t];
       if (next === null) break;
       this.timers.delete(next[0]);
       this.time = next[1].at;

@@ -26,7 +26,9 @@ test('ops round-trip per document in seq order; meta values persist', async () =
     kind: seq % 2 ? 'item_write' : 'update',
     clientId: 7,
     clientTimeMs: 1000 + seq,
-    ...(seq % 2 ? { itemId: 'i', value: new Uint8Array([seq]), clock: [[7, seq]] } : { update: new Uint8Array([0, 0, seq]) }),
+    ...(seq % 2
+      ? { itemId: 'i', value: new Uint8Array([seq]), clock: [[7, seq]] }
+      : { update: new Uint8Array([0, 0, seq]) }),
   });
   for (const seq of [3, 1, 2, 10]) await store.putOp('doc-a', op(seq, 'a'));
   await store.putOp('doc-b', op(1, 'b'));
@@ -36,10 +38,16 @@ test('ops round-trip per document in seq order; meta values persist', async () =
 
   const reopened = new IndexedDbOpStore(name);
   const ops = await reopened.loadOps('doc-a');
-  assert.deepEqual(ops.map((o) => o.seq), [1, 3, 10]);
+  assert.deepEqual(
+    ops.map((o) => o.seq),
+    [1, 3, 10],
+  );
   assert.deepEqual(ops[0], op(1, 'a'));
   assert.ok(ops[2].update instanceof Uint8Array);
-  assert.deepEqual((await reopened.loadOps('doc-b')).map((o) => o.opId), ['b-1']);
+  assert.deepEqual(
+    (await reopened.loadOps('doc-b')).map((o) => o.opId),
+    ['b-1'],
+  );
   assert.deepEqual(await reopened.loadOps('doc-none'), []);
   assert.equal(await reopened.getMeta('device-id'), '42');
   assert.equal(await reopened.getMeta('absent'), undefined);
@@ -62,7 +70,12 @@ test('offline edits survive a reload through IndexedDB and reach the server once
     // First session: offline from the start, edits, closes the page.
     const doc1 = new Y.Doc();
     const first = await openOfflineDocument(docId, doc1, storeName);
-    const p1 = new CollabProvider(doc1, docId, { ...options, connect: false, store: first.store, ignoreOrigins: [first.persistence] });
+    const p1 = new CollabProvider(doc1, docId, {
+      ...options,
+      connect: false,
+      store: first.store,
+      ignoreOrigins: [first.persistence],
+    });
     doc1.getText('t').insert(0, 'written on a plane');
     p1.flush().catch(() => {});
     await p1.destroy();
@@ -76,12 +89,20 @@ test('offline edits survive a reload through IndexedDB and reach the server once
     assert.equal(doc2.getText('t').toString(), 'written on a plane');
     const queued = await second.store.loadOps(docId);
     assert.equal(queued.length, 1);
-    const p2 = new CollabProvider(doc2, docId, { ...options, store: second.store, ignoreOrigins: [second.persistence] });
+    const p2 = new CollabProvider(doc2, docId, {
+      ...options,
+      store: second.store,
+      ignoreOrigins: [second.persistence],
+    });
     await p2.ready;
     await waitFor(() => p2.synced, 'synced');
     await p2.flush();
     const updates = fakes.received.filter((m) => m.type === 'update');
-    assert.deepEqual(updates.map((m) => m.opId), [queued[0].opId], 'loading the doc was not sent as a new edit');
+    assert.deepEqual(
+      updates.map((m) => m.opId),
+      [queued[0].opId],
+      'loading the doc was not sent as a new edit',
+    );
     assert.equal(fakes.backend.doc(docId).ydoc.getText('t').toString(), 'written on a plane');
     assert.deepEqual(await second.store.loadOps(docId), []);
     await p2.destroy();

@@ -55,12 +55,17 @@ async function connected(provider) {
 
 test('logs in, connects with either token transport, and two providers converge', async () => {
   const docId = newDocId();
-  const a = connect(docId, { token: undefined, login: { url: fakes.httpUrl, username: 'alice', password: 'secret-a' } });
+  const a = connect(docId, {
+    token: undefined,
+    login: { url: fakes.httpUrl, username: 'alice', password: 'secret-a' },
+  });
   const b = connect(docId, { token: 'token-bob', tokenTransport: 'query' });
   const statuses = [];
   a.provider.on('status', (s) => statuses.push(s.status));
+  await a.provider.whenSynced();
   await connected(a.provider);
   await connected(b.provider);
+  await b.provider.whenSynced(); // already synced: resolves at once
   assert.equal(fakes.logins, 1);
   assert.deepEqual([...new Set(fakes.tokenTransports)].sort(), ['protocol', 'query']);
   assert.equal(statuses.at(-1), 'connected');
@@ -70,7 +75,10 @@ test('logs in, connects with either token transport, and two providers converge'
   a.doc.getMap('m').set('k', 'va');
   await Promise.all([a.provider.flush(), b.provider.flush()]);
   const server = fakes.backend.doc(docId).ydoc;
-  await waitFor(() => a.text.toString() === b.text.toString() && a.text.length === 28, 'texts converge');
+  await waitFor(
+    () => a.text.toString() === b.text.toString() && a.text.length === 28,
+    'texts converge',
+  );
   assert.equal(server.getText('t').toString(), a.text.toString());
   assert.equal(b.doc.getMap('m').get('k'), 'va');
   assert.deepEqual(a.errors, []);
@@ -93,7 +101,10 @@ test('flush resolves only when every op is acked; acked events carry the op ids'
   assert.equal(a.provider.pendingCount, 1);
   fakes.releaseHeld();
   await flushing;
-  assert.deepEqual(acked, updatesReceived().map((m) => m.opId));
+  assert.deepEqual(
+    acked,
+    updatesReceived().map((m) => m.opId),
+  );
   assert.equal(a.provider.pendingCount, 0);
 });
 
@@ -113,7 +124,9 @@ test('unacked ops are resent after a reconnect with the same op ids, in order', 
   fakes.decide = () => 'ack';
   fakes.dropWriters();
   await a.provider.flush();
-  const resent = updatesReceived().filter((m) => m.conn > 0).map((m) => m.opId);
+  const resent = updatesReceived()
+    .filter((m) => m.conn > 0)
+    .map((m) => m.opId);
   assert.deepEqual(resent, first);
   const server = fakes.backend.doc(docId);
   assert.equal(server.ydoc.getText('t').toString(), 'alpha beta gamma ');
@@ -224,12 +237,18 @@ test('awareness: user and cursor reach the others; leaving removes the state', a
   await waitFor(() => b.provider.awareness.getStates().get(aId)?.cursor, 'b sees a with a cursor');
   const seen = b.provider.awareness.getStates().get(aId);
   assert.deepEqual(seen.user, { id: 'u-alice', name: 'Alice', color: '#f00' });
-  const pos = Y.createAbsolutePositionFromRelativePosition(Y.createRelativePositionFromJSON(seen.cursor.anchor), a.doc);
+  const pos = Y.createAbsolutePositionFromRelativePosition(
+    Y.createRelativePositionFromJSON(seen.cursor.anchor),
+    a.doc,
+  );
   assert.equal(pos.index, 1);
   // A late joiner sees a without waiting for a's 15 s renewal.
   const c = connect(docId);
   c.provider.setUser({ id: 'u-carol', name: 'Carol', color: '#0f0' });
-  await waitFor(() => c.provider.awareness.getStates().get(aId)?.user?.name === 'Alice', 'late joiner sees a');
+  await waitFor(
+    () => c.provider.awareness.getStates().get(aId)?.user?.name === 'Alice',
+    'late joiner sees a',
+  );
   await a.provider.destroy();
   await waitFor(() => !b.provider.awareness.getStates().has(aId), 'a left');
 });
@@ -242,27 +261,65 @@ test('items: conflict events carry every sibling; resolve and write send dominat
   a.provider.on('conflict', (e) => conflicts.push(e));
   const b64 = (s) => Buffer.from(s).toString('base64');
   fakes.backend.publishItem(docId, {
-    item_id: 'item16', policy: 'manual', version: 2, revision: 3,
-    vector_clock: { 1: 2, 2: 2 }, conflict: true, value_base64: null, timestamp_ms: null, client_id: null,
+    item_id: 'item16',
+    policy: 'manual',
+    version: 2,
+    revision: 3,
+    vector_clock: { 1: 2, 2: 2 },
+    conflict: true,
+    value_base64: null,
+    timestamp_ms: null,
+    client_id: null,
     siblings: [
-      { value_base64: b64('val16_A'), vector_clock: { 1: 2 }, timestamp_ms: 1716035760000, client_id: 1 },
-      { value_base64: b64('val16_B'), vector_clock: { 1: 1, 2: 2 }, timestamp_ms: 1716035761000, client_id: 2 },
+      {
+        value_base64: b64('val16_A'),
+        vector_clock: { 1: 2 },
+        timestamp_ms: 1716035760000,
+        client_id: 1,
+      },
+      {
+        value_base64: b64('val16_B'),
+        vector_clock: { 1: 1, 2: 2 },
+        timestamp_ms: 1716035761000,
+        client_id: 2,
+      },
     ],
   });
   await waitFor(() => conflicts.length === 1, 'conflict event');
-  assert.deepEqual(conflicts[0].siblings.map((s) => new TextDecoder().decode(s.value)), ['val16_A', 'val16_B']);
-  const resolveId = await a.provider.resolveItem('item16', new TextEncoder().encode('val16_Aval16_B'));
+  assert.deepEqual(
+    conflicts[0].siblings.map((s) => new TextDecoder().decode(s.value)),
+    ['val16_A', 'val16_B'],
+  );
+  const resolveId = await a.provider.resolveItem(
+    'item16',
+    new TextEncoder().encode('val16_Aval16_B'),
+  );
   await a.provider.flush();
   const resolve = fakes.received.find((m) => m.opId === resolveId);
   assert.equal(resolve.type, 'item_resolve');
-  assert.deepEqual(resolve.clock, [[1, 2], [2, 2]]);
+  assert.deepEqual(resolve.clock, [
+    [1, 2],
+    [2, 2],
+  ]);
   assert.equal(resolve.clientId, 1);
 
   await a.provider.writeItem('item16', new TextEncoder().encode('next'));
   await a.provider.writeItem('item16', new TextEncoder().encode('after'));
   await a.provider.flush();
   const writes = fakes.received.filter((m) => m.type === 'item_write');
-  assert.deepEqual(writes.map((w) => w.clock), [[[1, 3], [2, 2]], [[1, 4], [2, 2]]]);
+  assert.deepEqual(
+    writes.map((w) => w.clock),
+    [
+      [
+        [1, 3],
+        [2, 2],
+      ],
+      [
+        [1, 4],
+        [2, 2],
+      ],
+    ],
+  );
   await assert.rejects(a.provider.resolveItem('unknown', new Uint8Array()), /unknown/);
   await assert.rejects(a.provider.writeItem('', new Uint8Array()), /item id/);
   await assert.rejects(a.provider.writeItem('big', new Uint8Array(64 * 1024 + 1)), /at most/);
@@ -301,7 +358,10 @@ test('bad frames from the servers are error events, then the client reconnects a
   fakes.sendToReaders(docId, 'text frame');
   fakes.sendToReaders(docId, new Uint8Array([77]));
   for (const c of fakes.writeConnections) c.ws.send(new Uint8Array([33, 1, 65, 0, 0, 9])); // ACK + trailing byte
-  await waitFor(() => a.errors.filter((e) => e.code === 'bad_frame').length >= 2, 'bad frames reported');
+  await waitFor(
+    () => a.errors.filter((e) => e.code === 'bad_frame').length >= 2,
+    'bad frames reported',
+  );
   assert.ok(a.errors.some((e) => e.source === 'read'));
   assert.ok(a.errors.some((e) => e.source === 'write'));
   await connected(a.provider);
@@ -309,7 +369,10 @@ test('bad frames from the servers are error events, then the client reconnects a
   a.text.insert(0, 'still ');
   b.text.insert(0, 'working');
   await Promise.all([a.provider.flush(), b.provider.flush()]);
-  await waitFor(() => a.text.toString() === b.text.toString() && a.text.length === 13, 'converged after bad frames');
+  await waitFor(
+    () => a.text.toString() === b.text.toString() && a.text.length === 13,
+    'converged after bad frames',
+  );
 });
 
 test('offline: ops wait in the store across a restart and are sent with their op ids', async () => {
@@ -331,7 +394,12 @@ test('offline: ops wait in the store across a restart and are sent with their op
   Y.applyUpdate(doc2, Y.encodeStateAsUpdate(a.doc));
   const c = connect(docId, { store, doc: doc2 });
   await c.provider.flush();
-  assert.deepEqual(updatesReceived().map((m) => m.opId).slice(0, stored.length), stored.map((o) => o.opId));
+  assert.deepEqual(
+    updatesReceived()
+      .map((m) => m.opId)
+      .slice(0, stored.length),
+    stored.map((o) => o.opId),
+  );
   assert.equal(fakes.backend.doc(docId).ydoc.getText('t').toString(), 'typed offline');
   assert.equal((await store.loadOps(docId)).length, 0);
 });
@@ -343,7 +411,10 @@ test('local content the server lacks (made before connecting) is sent after the 
   const a = connect(docId, { doc });
   await connected(a.provider);
   await a.provider.flush();
-  await waitFor(() => fakes.backend.doc(docId).ydoc.getText('t').toString() === 'written before the provider', 'server has it');
+  await waitFor(
+    () => fakes.backend.doc(docId).ydoc.getText('t').toString() === 'written before the provider',
+    'server has it',
+  );
   // A second STATE with everything known sends nothing more.
   const before = updatesReceived().length;
   fakes.resync(docId, 'test');
@@ -355,9 +426,18 @@ test('local content the server lacks (made before connecting) is sent after the 
 test('refused connections and failed logins are reported, not thrown', async () => {
   const docId = newDocId();
   const a = connect(docId, { token: 'expired-or-forged' });
-  await waitFor(() => a.errors.some((e) => e.code === 'unauthorized' && e.status === 401), '401 reported');
-  const b = connect(docId, { token: undefined, login: { url: fakes.httpUrl, username: 'alice', password: 'wrong' } });
-  await waitFor(() => b.errors.some((e) => e.code === 'auth' && /bad_credentials/.test(e.message)), 'login failure reported');
+  await waitFor(
+    () => a.errors.some((e) => e.code === 'unauthorized' && e.status === 401),
+    '401 reported',
+  );
+  const b = connect(docId, {
+    token: undefined,
+    login: { url: fakes.httpUrl, username: 'alice', password: 'wrong' },
+  });
+  await waitFor(
+    () => b.errors.some((e) => e.code === 'auth' && /bad_credentials/.test(e.message)),
+    'login failure reported',
+  );
   assert.throws(() => connect('bad/id'), /document id/);
 });
 
@@ -395,7 +475,10 @@ test('edits made while disconnected are sent on connect(); the others leave our 
   a.provider.disconnect();
   await waitFor(() => !b.provider.awareness.getStates().has(a.doc.clientID), 'b saw a leave');
   assert.equal(a.provider.status, 'disconnected');
-  assert.ok(!a.provider.awareness.getStates().has(b.doc.clientID), 'others dropped when the read link closed');
+  assert.ok(
+    !a.provider.awareness.getStates().has(b.doc.clientID),
+    'others dropped when the read link closed',
+  );
   a.text.insert(0, 'offline words');
   let flushed = false;
   const flushing = a.provider.flush().then(() => (flushed = true));
@@ -404,7 +487,10 @@ test('edits made while disconnected are sent on connect(); the others leave our 
   a.provider.connect();
   await flushing;
   await waitFor(() => b.text.toString() === 'offline words', 'b got the offline edit');
-  await waitFor(() => b.provider.awareness.getStates().get(a.doc.clientID)?.user?.name === 'Alice', 'a is back');
+  await waitFor(
+    () => b.provider.awareness.getStates().get(a.doc.clientID)?.user?.name === 'Alice',
+    'a is back',
+  );
   assert.deepEqual(statuses.slice(0, 1), ['disconnected']);
   assert.equal(statuses.at(-1), 'connected');
 });
@@ -417,8 +503,14 @@ test('NACK too_large makes the client split the op further', async () => {
   const big = 'x'.repeat(20000);
   a.text.insert(0, big);
   await a.provider.flush();
-  assert.ok(fakes.received.some((m) => m.size > 3000), 'a large op was tried first');
-  assert.ok(fakes.backend.doc(docId).ydoc.getText('t').toString() === big, 'server has the whole paste');
+  assert.ok(
+    fakes.received.some((m) => m.size > 3000),
+    'a large op was tried first',
+  );
+  assert.ok(
+    fakes.backend.doc(docId).ydoc.getText('t').toString() === big,
+    'server has the whole paste',
+  );
   assert.ok(fakes.received.filter((m) => m.type === 'update').at(-1).size <= 3000);
   assert.deepEqual(a.errors, []);
 });
@@ -426,11 +518,26 @@ test('NACK too_large makes the client split the op further', async () => {
 test('backoff grows exponentially with jitter and is capped', async () => {
   const { backoffDelay } = await import('../dist/index.js');
   const opts = { initialDelayMs: 100, maxDelayMs: 1000, factor: 2 };
-  assert.equal(backoffDelay(0, opts, () => 0), 50);
-  assert.equal(backoffDelay(0, opts, () => 0.999999), 100);
-  assert.equal(backoffDelay(3, opts, () => 0.999999), 800);
-  assert.equal(backoffDelay(10, opts, () => 0.999999), 1000);
-  assert.equal(backoffDelay(10, opts, () => 0), 500);
+  assert.equal(
+    backoffDelay(0, opts, () => 0),
+    50,
+  );
+  assert.equal(
+    backoffDelay(0, opts, () => 0.999999),
+    100,
+  );
+  assert.equal(
+    backoffDelay(3, opts, () => 0.999999),
+    800,
+  );
+  assert.equal(
+    backoffDelay(10, opts, () => 0.999999),
+    1000,
+  );
+  assert.equal(
+    backoffDelay(10, opts, () => 0),
+    500,
+  );
 });
 
 test('server ERRORs are reported; the client reconnects (read: resuming with since)', async () => {
@@ -451,8 +558,14 @@ test('server ERRORs are reported; the client reconnects (read: resuming with sin
     c.ws.send(wire.error('shutting_down', 'draining'));
     c.ws.close();
   }
-  await waitFor(() => a.errors.some((e) => e.code === 'slow_consumer' && e.source === 'read'), 'read error reported');
-  await waitFor(() => a.errors.some((e) => e.code === 'shutting_down' && e.source === 'write'), 'write error reported');
+  await waitFor(
+    () => a.errors.some((e) => e.code === 'slow_consumer' && e.source === 'read'),
+    'read error reported',
+  );
+  await waitFor(
+    () => a.errors.some((e) => e.code === 'shutting_down' && e.source === 'write'),
+    'write error reported',
+  );
   await waitFor(() => fakes.readUrls.length > readsBefore, 'read reconnected');
   assert.equal(new URL(fakes.readUrls[readsBefore]).searchParams.get('since'), '1');
   await connected(a.provider);
@@ -464,7 +577,10 @@ test('server ERRORs are reported; the client reconnects (read: resuming with sin
 test('destroying the Y.Doc destroys its provider; the unsent batch stays in the store', async () => {
   const docId = newDocId();
   const store = new MemoryOpStore();
-  const a = connect(docId, { store, batch: { pauseMs: 10_000, maxDelayMs: 10_000, maxChars: 10_000 } });
+  const a = connect(docId, {
+    store,
+    batch: { pauseMs: 10_000, maxDelayMs: 10_000, maxChars: 10_000 },
+  });
   await connected(a.provider);
   a.text.insert(0, 'last words');
   a.doc.destroy();

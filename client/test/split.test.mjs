@@ -49,7 +49,10 @@ test('a big paste with emoji, arrays, maps and deletes splits losslessly', () =>
   const doc = new Y.Doc();
   const text = doc.getText('t');
   text.insert(0, 'hello world '.repeat(2000) + '😀'.repeat(3000));
-  doc.getArray('a').insert(0, Array.from({ length: 500 }, (_, i) => ({ i, s: 'x'.repeat(20) })));
+  doc.getArray('a').insert(
+    0,
+    Array.from({ length: 500 }, (_, i) => ({ i, s: 'x'.repeat(20) })),
+  );
   const base = Y.encodeStateAsUpdate(doc);
   const sv = Y.encodeStateVector(doc);
   text.delete(5, 3000);

@@ -22,6 +22,8 @@ DEPS_DEBIAN_PACKAGES=(
     redis-server prometheus curl ca-certificates
     # ss (port holders) for the stack scripts; missing from minimal images.
     iproute2
+    # headless browser for the client's browser test (real WebSocket and IndexedDB).
+    chromium
 )
 
 deps_missing_debian_packages() {

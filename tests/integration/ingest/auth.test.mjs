@@ -161,15 +161,17 @@ describe('ingest authentication and HTTP API', () => {
     assert.equal(noRight.status, 403);
     assert.equal(noRight.body.error.code, 'forbidden');
 
-    for (const via of ['query', 'protocol']) {
-      const ok = await connect(svc, docId, bobToken, { via });
-      assert.equal(ok.status, 101);
-      if (via === 'protocol') assert.equal(ok.ws.protocol, 'collab.v1');
-      const hello = await ok.waitMessage((m) => m.type === 'HELLO');
-      assert.equal(hello.maxMessageBytes, 1024 * 1024);
-      assert.match(hello.connectionId, /^[0-9a-f]{32}$/);
-      ok.close();
-    }
+    const ok = await connect(svc, docId, bobToken);
+    assert.equal(ok.status, 101);
+    const hello = await ok.waitMessage((m) => m.type === 'HELLO');
+    assert.equal(hello.maxMessageBytes, 1024 * 1024);
+    assert.match(hello.connectionId, /^[0-9a-f]{32}$/);
+    ok.close();
+    // libwebsockets 4.1 refuses a Sec-WebSocket-Protocol header of 128 bytes
+    // or more before any callback can intervene, and every JWT is longer: a
+    // valid token therefore works in the query parameter only (docs/api.md).
+    const viaHeader = await connect(svc, docId, bobToken, { via: 'protocol' });
+    assert.notEqual(viaHeader.status, 101);
     // A viewer may connect (writes are NACKed; see write.test.mjs).
     const viewer = await connect(svc, docId, carolToken);
     assert.equal(viewer.status, 101);

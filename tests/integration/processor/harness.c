@@ -41,6 +41,8 @@ static void on_delivery(void *userdata, void *msg_opaque, rd_kafka_resp_err_t er
     (void)partition;
     (void)offset;
     delivery *d = msg_opaque;
+    if (!d)
+        return; /* sent without waiting (ph_send_op_nowait) */
     d->err = err;
     d->done = 1;
 }

@@ -282,7 +282,8 @@ static void test_items_manual_conflict_and_resolve(void **state)
 
     struct cavro_dlq_record *dlq;
     size_t count;
-    assert_int_equal(ph_read_dlq(&f->env, 1, PH_TIMEOUT_MS, &dlq, &count), 0);
+    /* after the three of test_poison_records_to_dlq */
+    assert_int_equal(ph_read_dlq(&f->env, 4, PH_TIMEOUT_MS, &dlq, &count), 0);
     bool found = false;
     for (size_t i = 0; i < count; i++) {
         if (strcmp(dlq[i].reason_code, "item_resolve_rejected") == 0)

@@ -104,6 +104,9 @@ static void test_refused_schemas(void **state)
     const char *rec = "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":"
                       "\"int\"}]}";
     assert_int_equal(load_one("r.v1.avsc", rec, err, sizeof(err)), CAVRO_OK);
+    struct cavro_registry *none = NULL;
+    assert_int_equal(cavro_registry_new(NULL, 0, &none, err, sizeof(err)), CAVRO_ERR_BAD_SCHEMA);
+    assert_null(none);
     /* File names must carry a revision. */
     assert_int_equal(load_one("r.avsc", rec, err, sizeof(err)), CAVRO_ERR_BAD_SCHEMA);
     assert_int_equal(load_one("r.v0.avsc", rec, err, sizeof(err)), CAVRO_ERR_BAD_SCHEMA);

@@ -412,13 +412,13 @@ static void test_xml_fragment_string(void **state)
     /* Root fragment "x" <- XmlElement "P" (1,0) with class="c", holding an XmlText (1,2)
      * with "hi" bold-formatted, then a second XmlText child "!". */
     test_bytes u = test_hex("01 07 01 00"
-                            "| 07 01 01 78 03 01 50"             /* XmlElement P in x */
+                            "| 07 01 01 78 03 01 50"                      /* XmlElement P in x */
                             "| 28 00 01 00 05 63 6c 61 73 73 01 77 01 63" /* class="c" */
-                            "| 07 00 01 00 06"                    /* XmlText in (1,0) */
+                            "| 07 00 01 00 06"                            /* XmlText in (1,0) */
                             "| 06 00 01 02 04 62 6f 6c 64 04 74 72 75 65" /* bold=true */
-                            "| 84 01 03 02 68 69"                  /* "hi" */
-                            "| 86 01 05 04 62 6f 6c 64 04 6e 75 6c 6c" /* bold=null */
-                            "| 87 01 00 06"                        /* XmlText after P */
+                            "| 84 01 03 02 68 69"                         /* "hi" */
+                            "| 86 01 05 04 62 6f 6c 64 04 6e 75 6c 6c"    /* bold=null */
+                            "| 87 01 00 06"                               /* XmlText after P */
                             "| 00");
     crdt_doc *d = test_doc(9, 1);
     test_apply(d, u, CRDT_APPLIED);
@@ -437,8 +437,7 @@ static void test_formatting_delta(void **state)
     assert_int_equal(crdt_text_insert(d, "t", 0, "hello world", 11, NULL, NULL, NULL), CRDT_OK);
     assert_int_equal(crdt_text_format(d, "t", 0, 5, "{\"bold\":true}", NULL, NULL), CRDT_OK);
     assert_int_equal(crdt_text_format(d, "t", 3, 5, "{\"italic\":true}", NULL, NULL), CRDT_OK);
-    assert_int_equal(crdt_text_insert(d, "t", 11, "!", 1, "{\"link\":\"u\"}", NULL, NULL),
-                     CRDT_OK);
+    assert_int_equal(crdt_text_insert(d, "t", 11, "!", 1, "{\"link\":\"u\"}", NULL, NULL), CRDT_OK);
     char *s;
     assert_int_equal(crdt_read_delta(d, "t", NULL, 0, &s), CRDT_OK);
     assert_string_equal(s, "[{\"insert\":\"hel\",\"attributes\":{\"bold\":true}},"
@@ -449,8 +448,7 @@ static void test_formatting_delta(void **state)
     free(s);
     test_assert_text(d, "t", "hello world!");
     /* Removing a format with null. */
-    assert_int_equal(crdt_text_format(d, "t", 0, 11, "{\"bold\":null,\"italic\":null}", NULL,
-                                      NULL),
+    assert_int_equal(crdt_text_format(d, "t", 0, 11, "{\"bold\":null,\"italic\":null}", NULL, NULL),
                      CRDT_OK);
     assert_int_equal(crdt_read_delta(d, "t", NULL, 0, &s), CRDT_OK);
     assert_string_equal(s, "[{\"insert\":\"hello world\"},"
@@ -465,20 +463,23 @@ static void test_surrogate_split(void **state)
     crdt_doc *d = test_doc(1, 1);
     /* "a😀b": the emoji is two UTF-16 units; inserting between them splits the pair and
      * Yjs replaces both halves with U+FFFD. */
-    assert_int_equal(crdt_text_insert(d, "t", 0, "a\xf0\x9f\x98\x80"
-                                                 "b",
+    assert_int_equal(crdt_text_insert(d, "t", 0,
+                                      "a\xf0\x9f\x98\x80"
+                                      "b",
                                       6, NULL, NULL, NULL),
                      CRDT_OK);
     test_bytes u;
     assert_int_equal(crdt_text_insert(d, "t", 2, "X", 1, NULL, &u.p, &u.n), CRDT_OK);
-    test_assert_text(d, "t", "a\xef\xbf\xbdX\xef\xbf\xbd"
-                             "b");
+    test_assert_text(d, "t",
+                     "a\xef\xbf\xbdX\xef\xbf\xbd"
+                     "b");
     /* A peer receiving both updates agrees. */
     test_bytes st = test_state(d);
     crdt_doc *e = test_doc(2, 1);
     test_apply(e, st, CRDT_APPLIED);
-    test_assert_text(e, "t", "a\xef\xbf\xbdX\xef\xbf\xbd"
-                             "b");
+    test_assert_text(e, "t",
+                     "a\xef\xbf\xbdX\xef\xbf\xbd"
+                     "b");
     free(st.p);
     free(u.p);
     crdt_doc_free(e);

@@ -5,8 +5,8 @@
  * nesting, bad UTF-8, unknown refs, zero-length structs, self-references, the configurable
  * limits, invalid arguments and rejected edits.
  */
-#include "crdt_test_util.h"
 #include "crdt/lib0.h"
+#include "crdt_test_util.h"
 
 /* The 47-byte v1 update of yjs-format.md section 9, and its v2 form. */
 static const char example_v1[] = "02 01 02 00 c4 01 00 01 01 01 58 04 01 00 04 01 04 74 65 78 74"
@@ -73,8 +73,8 @@ static void test_truncated_at_every_byte(void **state)
              * stream and the delete set are empty); everything else must fail. */
             crdt_apply_result r;
             test_bytes before = test_state(d);
-            crdt_status st = v2 ? crdt_apply_update_v2(d, copy, cut, &r)
-                                : crdt_apply_update(d, copy, cut, &r);
+            crdt_status st =
+                v2 ? crdt_apply_update_v2(d, copy, cut, &r) : crdt_apply_update(d, copy, cut, &r);
             if (st == CRDT_OK) {
                 assert_true(v2);
             } else {
@@ -162,7 +162,7 @@ static void test_absurd_counts_and_lengths(void **state)
     free(u.p);
     /* v2: the info column repeats forever, so the struct count is bounded by max_structs. */
     u = test_hex("00 | 00 | 01 01 | 00 | 00 | 01 01 | 02 00 00 | 00 | 00"
-                 "| 07 41 80 80 80 80 80 01"      /* len column: 1, repeated 2^35 times */
+                 "| 07 41 80 80 80 80 80 01"        /* len column: 1, repeated 2^35 times */
                  "| 01 80 80 80 80 80 01 00 | 00"); /* 1 client with 2^35 Deleted structs */
     expect_rejected(d, u.p, u.n, 1, CRDT_ERR_LIMIT);
     free(u.p);
@@ -353,9 +353,9 @@ static void test_bad_arguments_and_edits(void **state)
     assert_int_equal(out[0], 0);
     assert_int_equal(out[1], 0);
     free(out);
-    const crdt_status all[] = {CRDT_OK,           CRDT_ERR_NOMEM, CRDT_ERR_TRUNCATED,
-                               CRDT_ERR_MALFORMED, CRDT_ERR_LIMIT, CRDT_ERR_ARG,
-                               CRDT_ERR_TYPE};
+    const crdt_status all[] = {
+        CRDT_OK,        CRDT_ERR_NOMEM, CRDT_ERR_TRUNCATED, CRDT_ERR_MALFORMED,
+        CRDT_ERR_LIMIT, CRDT_ERR_ARG,   CRDT_ERR_TYPE};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         assert_true(strlen(crdt_strerror(all[i])) > 0);
     assert_still_works(d);

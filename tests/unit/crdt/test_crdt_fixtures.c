@@ -64,7 +64,8 @@ static void check_fixture(const char *file, int v2, const char *trace, int repea
     test_bytes u = fixture(file);
     crdt_doc *d = test_doc(1, 1);
     crdt_apply_result r;
-    crdt_status st = v2 ? crdt_apply_update_v2(d, u.p, u.n, &r) : crdt_apply_update(d, u.p, u.n, &r);
+    crdt_status st =
+        v2 ? crdt_apply_update_v2(d, u.p, u.n, &r) : crdt_apply_update(d, u.p, u.n, &r);
     assert_int_equal(st, CRDT_OK);
     assert_int_equal(r, CRDT_APPLIED);
     char *text = test_text(d, "text");

@@ -18,8 +18,8 @@
 static void test_varuint_round_trip(void **state)
 {
     (void)state;
-    const uint64_t values[] = {0, 1, 127, 128, 300, 16383, 16384, 2097151, 2097152,
-                               4294967295ULL, CRDT_MAX_SAFE_INT};
+    const uint64_t values[] = {
+        0, 1, 127, 128, 300, 16383, 16384, 2097151, 2097152, 4294967295ULL, CRDT_MAX_SAFE_INT};
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
         crdt_buf b;
         crdt_buf_init(&b);
@@ -77,8 +77,8 @@ static void test_varint_sign_and_negative_zero(void **state)
     crdt_buf_varint(&b, 0, 1); /* -0 is the single byte 0x40 */
     assert_int_equal(b.len, 1);
     assert_int_equal(b.data[0], 0x40);
-    crdt_buf_varint(&b, 63, 0);   /* fits the 6 bits of the first byte */
-    crdt_buf_varint(&b, 64, 1);   /* needs a second byte */
+    crdt_buf_varint(&b, 63, 0); /* fits the 6 bits of the first byte */
+    crdt_buf_varint(&b, 64, 1); /* needs a second byte */
     crdt_buf_varint(&b, 1000, 0);
     crdt_rd r;
     crdt_rd_init(&r, b.data, b.len);

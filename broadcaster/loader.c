@@ -1,0 +1,318 @@
+/*
+ * loader: a fixed pool of workers with a to-do and a done FIFO under one
+ * mutex; each worker owns a credis handle and a docstore. See loader.h.
+ */
+#include "broadcaster/loader.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broadcaster/wire.h"
+#include "common/docstore.h"
+#include "common/redis.h"
+#include "common/util.h"
+
+/* An awareness update holds at most this many presence entries. */
+#define PRESENCE_MAX 1024
+
+typedef struct bcload_worker {
+    bcload *pool;
+    pthread_t thread;
+    credis *redis;
+    docstore *ds;
+} bcload_worker;
+
+struct bcload {
+    bcload_opts opts;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bcload_job *todo_head, *todo_tail;
+    bcload_job *done_head, *done_tail;
+    bool stopping;
+    int started;
+    bcload_worker *workers;
+};
+
+static void push(bcload_job **head, bcload_job **tail, bcload_job *job)
+{
+    job->next = NULL;
+    if (*tail)
+        (*tail)->next = job;
+    else
+        *head = job;
+    *tail = job;
+}
+
+/* Builds the awareness update of the fresh entries of presence:{doc} (as
+ * ingest writes them: client id -> {"clock", "updated_at_ms", "state"}).
+ * NULL when there are none or Redis cannot answer: presence is best effort. */
+static bcmsg *load_presence(bcload_worker *w, const char *doc_id)
+{
+    redisReply *reply = credis_command(w->redis, "HGETALL presence:%s", doc_id);
+    if (!reply)
+        return NULL;
+    bcmsg *out = NULL;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2) {
+        int64_t now_ms = util_wall_ns() / 1000000;
+        crdt_buf body;
+        crdt_buf_init(&body);
+        uint64_t count = 0;
+        for (size_t i = 0; i + 1 < reply->elements && count < PRESENCE_MAX; i += 2) {
+            redisReply *k = reply->element[i], *v = reply->element[i + 1];
+            if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+                continue;
+            char *end = NULL;
+            unsigned long long client = strtoull(k->str, &end, 10);
+            json_t *j = json_loadb(v->str, v->len, 0, NULL);
+            json_t *clock = json_object_get(j, "clock");
+            json_t *at = json_object_get(j, "updated_at_ms");
+            json_t *state = json_object_get(j, "state");
+            char *text = state ? json_dumps(state, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+            if (end && *end == '\0' && json_is_integer(clock) && json_is_integer(at) && text &&
+                json_integer_value(clock) >= 0 &&
+                now_ms - json_integer_value(at) <= w->pool->opts.presence_timeout_ms) {
+                crdt_buf_varuint(&body, (uint64_t)client);
+                crdt_buf_varuint(&body, (uint64_t)json_integer_value(clock));
+                crdt_buf_varbytes(&body, text, strlen(text));
+                count++;
+            }
+            free(text);
+            json_decref(j);
+        }
+        if (count > 0) {
+            crdt_buf update;
+            crdt_buf_init(&update);
+            crdt_buf_varuint(&update, count);
+            crdt_buf_put(&update, body.data, body.len);
+            uint8_t *bytes = NULL;
+            size_t len = 0;
+            if (crdt_buf_take(&update, &bytes, &len) == CRDT_OK) {
+                out = bcwire_awareness(bytes, len);
+                free(bytes);
+            }
+        }
+        crdt_buf_free(&body);
+    }
+    freeReplyObject(reply);
+    return out;
+}
+
+static void run_state(bcload_worker *w, bcload_job *job)
+{
+    docstore_state st = {0};
+    docstore_status s = docstore_load_state(w->ds, job->doc_id, &st, job->err, sizeof job->err);
+    if (s == DOCSTORE_NOT_FOUND) {
+        /* Nothing merged or snapshotted yet: the empty document (a Yjs v1
+         * update with no structs and an empty delete set). */
+        static const uint8_t empty[] = {0, 0};
+        job->state = bcwire_state(0, empty, sizeof empty);
+    } else if (s == DOCSTORE_OK && st.version >= 0) {
+        job->state = bcwire_state((uint64_t)st.version, st.state, st.state_len);
+    } else {
+        if (!job->err[0])
+            snprintf(job->err, sizeof job->err, "%s", docstore_status_name(s));
+        job->status = BCLOAD_FAILED;
+        docstore_state_clear(&st);
+        return;
+    }
+    docstore_state_clear(&st);
+    if (!job->state) {
+        snprintf(job->err, sizeof job->err, "out of memory");
+        job->status = BCLOAD_FAILED;
+        return;
+    }
+    job->presence = load_presence(w, job->doc_id);
+}
+
+typedef struct ops_walk {
+    bcload_worker *w;
+    bcload_job *job;
+    size_t cap;
+    bool failed;
+} ops_walk;
+
+static int collect_op(void *userdata, const docstore_op *op)
+{
+    ops_walk *walk = userdata;
+    bcload_job *job = walk->job;
+    uint64_t expect = job->after + 1 + job->op_count;
+    /* Only a contiguous run is useful: the caller asks again for the rest. */
+    if (op->version < 1 || (uint64_t)op->version != expect)
+        return 1;
+    if (job->op_count == walk->cap) {
+        size_t cap = walk->cap ? walk->cap * 2 : 64;
+        bcmsg **ops = realloc(job->ops, cap * sizeof *ops);
+        if (!ops) {
+            walk->failed = true;
+            snprintf(job->err, sizeof job->err, "out of memory");
+            return 1;
+        }
+        job->ops = ops;
+        walk->cap = cap;
+    }
+    bcmsg *m = bcwire_merged(walk->w->pool->opts.avro, op->kind, (uint64_t)op->version, op->op_id,
+                             op->ingest_time_us, op->bytes, op->len, job->err, sizeof job->err);
+    if (!m) {
+        walk->failed = true;
+        return 1;
+    }
+    job->ops[job->op_count++] = m;
+    return 0;
+}
+
+static void run_ops(bcload_worker *w, bcload_job *job)
+{
+    ops_walk walk = {.w = w, .job = job};
+    docstore_status s =
+        docstore_ops_after(w->ds, job->doc_id, (int64_t)job->after, (int64_t)job->limit, collect_op,
+                           &walk, job->err, sizeof job->err);
+    if ((s != DOCSTORE_OK && s != DOCSTORE_NOT_FOUND) || (walk.failed && job->op_count == 0)) {
+        if (!job->err[0])
+            snprintf(job->err, sizeof job->err, "%s", docstore_status_name(s));
+        job->status = BCLOAD_FAILED;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    bcload_worker *w = arg;
+    bcload *l = w->pool;
+    pthread_mutex_lock(&l->lock);
+    for (;;) {
+        while (!l->todo_head && !l->stopping)
+            pthread_cond_wait(&l->cond, &l->lock);
+        if (l->stopping)
+            break;
+        bcload_job *job = l->todo_head;
+        l->todo_head = job->next;
+        if (!l->todo_head)
+            l->todo_tail = NULL;
+        pthread_mutex_unlock(&l->lock);
+
+        int64_t start = util_now_ns();
+        if (job->kind == BCLOAD_STATE)
+            run_state(w, job);
+        else
+            run_ops(w, job);
+        job->elapsed_ns = util_now_ns() - start;
+
+        pthread_mutex_lock(&l->lock);
+        bool was_empty = l->done_head == NULL;
+        push(&l->done_head, &l->done_tail, job);
+        if (was_empty && l->opts.notify)
+            l->opts.notify(l->opts.notify_userdata);
+    }
+    pthread_mutex_unlock(&l->lock);
+    return NULL;
+}
+
+bcload *bcload_new(const bcload_opts *opts, char *err, size_t err_size)
+{
+    bcload *l = calloc(1, sizeof *l);
+    if (!l || !(l->workers = calloc((size_t)opts->threads, sizeof *l->workers))) {
+        free(l);
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    l->opts = *opts;
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_cond_init(&l->cond, NULL);
+    for (int i = 0; i < opts->threads; i++) {
+        bcload_worker *w = &l->workers[i];
+        w->pool = l;
+        credis_opts ro = {.url = opts->redis_url, .log = opts->log};
+        w->redis = credis_new(&ro, err, err_size);
+        if (!w->redis)
+            break;
+        w->ds = docstore_new(opts->mongo, w->redis, opts->avro, opts->log);
+        if (!w->ds) {
+            snprintf(err, err_size, "out of memory");
+            break;
+        }
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            snprintf(err, err_size, "cannot start a loader thread");
+            break;
+        }
+        l->started++;
+    }
+    if (l->started < opts->threads) {
+        bcload_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+static void free_list(bcload_job *job)
+{
+    while (job) {
+        bcload_job *next = job->next;
+        bcload_job_free(job);
+        job = next;
+    }
+}
+
+void bcload_free(bcload *l)
+{
+    if (!l)
+        return;
+    pthread_mutex_lock(&l->lock);
+    l->stopping = true;
+    pthread_cond_broadcast(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+    for (int i = 0; i < l->started; i++)
+        pthread_join(l->workers[i].thread, NULL);
+    for (int i = 0; i < l->opts.threads; i++) {
+        docstore_free(l->workers[i].ds);
+        credis_free(l->workers[i].redis);
+    }
+    free_list(l->todo_head);
+    free_list(l->done_head);
+    pthread_cond_destroy(&l->cond);
+    pthread_mutex_destroy(&l->lock);
+    free(l->workers);
+    free(l);
+}
+
+bcload_job *bcload_job_new(bcload_kind kind, const char *doc_id, void *owner)
+{
+    bcload_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return NULL;
+    job->kind = kind;
+    snprintf(job->doc_id, sizeof job->doc_id, "%s", doc_id);
+    job->owner = owner;
+    return job;
+}
+
+void bcload_submit(bcload *l, bcload_job *job)
+{
+    pthread_mutex_lock(&l->lock);
+    push(&l->todo_head, &l->todo_tail, job);
+    pthread_cond_signal(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+}
+
+bcload_job *bcload_take(bcload *l)
+{
+    pthread_mutex_lock(&l->lock);
+    bcload_job *list = l->done_head;
+    l->done_head = l->done_tail = NULL;
+    pthread_mutex_unlock(&l->lock);
+    return list;
+}
+
+void bcload_job_free(bcload_job *job)
+{
+    if (!job)
+        return;
+    bcmsg_unref(job->state);
+    bcmsg_unref(job->presence);
+    for (size_t i = 0; i < job->op_count; i++)
+        bcmsg_unref(job->ops[i]);
+    free(job->ops);
+    free(job);
+}

@@ -1,0 +1,64 @@
+/*
+ * server: the broadcaster's read endpoint on one libwebsockets thread
+ * (docs/protocol.md, "Read connection"): the checks before the upgrade
+ * (token, document, right), then per subscriber the document's STATE and
+ * every merged operation in version order, resume with ?since=, RESYNC +
+ * STATE where a gap cannot be filled, presence relay, the slow-consumer
+ * rule, and ERROR shutting_down at the end. Records from the feed, presence
+ * updates and loader results reach this thread through bcserver_wake
+ * (lws_cancel_service); nothing here waits for Kafka, Redis or MongoDB
+ * except the cached permission check (access.h).
+ *
+ * Build order in main: bcserver_new, then the feed, presence and loader
+ * with bcserver_wake as their notify function, then bcserver_attach;
+ * svc_spawn(bcserver_loop, bcserver_wake). Free order: after the loop
+ * ended, the feed, presence and loader, then bcserver_free.
+ * Prefix: bcserver_.
+ */
+#ifndef BROADCASTER_SERVER_H
+#define BROADCASTER_SERVER_H
+
+#include <stddef.h>
+
+#include "broadcaster/access.h"
+#include "broadcaster/feed.h"
+#include "broadcaster/loader.h"
+#include "broadcaster/metrics.h"
+#include "broadcaster/presence.h"
+#include "broadcaster/settings.h"
+#include "common/auth_token.h"
+#include "common/log.h"
+#include "common/service.h"
+
+typedef struct bcserver_deps {
+    const bcsettings *settings;
+    clog *log;
+    bcmetrics *metrics;
+    const struct authtoken_keys *keys;
+    bcaccess *access;
+} bcserver_deps;
+
+typedef struct bcserver bcserver;
+
+/* Listens on settings->listen_host:listen_port. deps' pointers are borrowed
+ * and must outlive the server. NULL with the reason in err. */
+bcserver *bcserver_new(const bcserver_deps *deps, char *err, size_t err_size);
+
+/* Hands over the feed, presence relay and loader (borrowed) before the loop
+ * runs. */
+void bcserver_attach(bcserver *srv, bcfeed *feed, bcpresence *presence, bcload *loader);
+
+int bcserver_port(const bcserver *srv);
+
+/* svc loop: serves until shutdown starts, then sends ERROR shutting_down to
+ * every subscriber and closes them (within settings->close_grace_ms). */
+int bcserver_loop(svc *s, void *srv);
+
+/* Wakes the loop; the notify function of feed, presence and loader, and the
+ * svc wake function. Any thread. */
+void bcserver_wake(void *srv);
+
+/* Frees the server and whatever subscriber records remain. */
+void bcserver_free(bcserver *srv);
+
+#endif

@@ -1,0 +1,283 @@
+/*
+ * Integration (real Kafka, FerretDB, Redis; the broadcaster as a separate
+ * process): the initial STATE from Redis, from a MongoDB snapshot plus the
+ * newer ops when Redis has nothing, live MERGED/ITEM messages in version
+ * order, and the race between a state load and the live stream (records at
+ * or below the state's version are never sent).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bt.h"
+#include "crdt/crdt.h"
+#include "processor/item_codec.h"
+#include "processor/items.h"
+
+static bt_env env;
+static ustore_user owner;
+static char *owner_token;
+
+static int setup(void **state)
+{
+    (void)state;
+    if (bt_env_init(&env, "stream", 3) != 0 || bt_user(&env, "owner", &owner, &owner_token) != 0)
+        return -1;
+    return bt_start(&env, NULL);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int code = bt_stop(&env, 15000);
+    free(owner_token);
+    bt_env_free(&env);
+    return code == 0 ? 0 : -1;
+}
+
+static void new_doc(const char *name, char *doc_id, size_t size)
+{
+    bt_doc_id(&env, name, doc_id, size);
+    assert_int_equal(bt_doc(&env, doc_id, owner.id), 0);
+}
+
+static void test_state_from_redis(void **state)
+{
+    (void)state;
+    char doc[160];
+    new_doc("redis", doc, sizeof doc);
+    crdt_doc *d = NULL;
+    assert_int_equal(crdt_doc_new(NULL, &d), CRDT_OK);
+    size_t len;
+    free(bt_yjs_insert(d, "cached in redis", &len));
+    uint8_t *st = NULL;
+    size_t st_len = 0;
+    assert_int_equal(crdt_encode_state(d, NULL, 0, &st, &st_len), CRDT_OK);
+    char err[256];
+    assert_int_equal(docstore_cache_state(env.ds, doc, 17, st, st_len, NULL, 0, err, sizeof err),
+                     DOCSTORE_OK);
+
+    int status;
+    wsc *c = bt_connect(&env, doc, owner_token, -1, 0, &status);
+    assert_non_null(c);
+    wsc_msg m;
+    bt_next(c, &m);
+    assert_int_equal(m.type, 48);
+    assert_int_equal(m.version, 17);
+    assert_int_equal(m.payload_len, st_len);
+    assert_memory_equal(m.payload, st, st_len);
+    wsc_close(c);
+    free(st);
+    crdt_doc_free(d);
+}
+
+static void test_state_from_mongo_snapshot_and_ops(void **state)
+{
+    (void)state;
+    char doc[160];
+    new_doc("mongo", doc, sizeof doc);
+    crdt_doc *d = NULL;
+    assert_int_equal(crdt_doc_new(NULL, &d), CRDT_OK);
+    size_t len;
+    uint8_t *u1 = bt_yjs_insert(d, "snap", &len);
+    free(u1);
+    uint8_t *snap = NULL, *sv = NULL;
+    size_t snap_len = 0, sv_len = 0;
+    assert_int_equal(crdt_encode_state(d, NULL, 0, &snap, &snap_len), CRDT_OK);
+    assert_int_equal(crdt_encode_state_vector(d, &sv, &sv_len), CRDT_OK);
+    struct cavro_snapshot s = {
+        .doc_id = doc, .doc_version = 1, .state = {snap, snap_len}, .state_vector = {sv, sv_len}};
+    char err[256];
+    assert_int_equal(docstore_put_snapshot(env.ds, &s, err, sizeof err), DOCSTORE_OK);
+    const char *parts[] = {"-two", "-three", "-four"};
+    for (int i = 0; i < 3; i++) {
+        uint8_t *u = bt_yjs_insert(d, parts[i], &len);
+        char op[32];
+        snprintf(op, sizeof op, "op-%d", i + 2);
+        assert_int_equal(bt_store_op(&env, doc, i + 2, op, u, len), 0);
+        free(u);
+    }
+    int status;
+    wsc *c = bt_connect(&env, doc, owner_token, -1, 0, &status);
+    assert_non_null(c);
+    wsc_msg m;
+    bt_next(c, &m);
+    assert_int_equal(m.type, 48);
+    assert_int_equal(m.version, 4);
+    char *text = bt_text_of(m.payload, m.payload_len);
+    assert_non_null(text);
+    assert_string_equal(text, "snap-two-three-four");
+    free(text);
+    wsc_close(c);
+    free(snap);
+    free(sv);
+    crdt_doc_free(d);
+}
+
+static uint8_t *item_payload(const char *item_id, size_t *len)
+{
+    items_state st;
+    assert_int_equal(items_state_init(&st, item_id, ITEMS_POLICY_MANUAL), ITEMS_OK);
+    vclock clock;
+    vclock_init(&clock);
+    assert_int_equal(vclock_set(&clock, 1, 1), VCLOCK_OK);
+    items_write w = {.value = (const uint8_t *)"v1",
+                     .value_len = 2,
+                     .clock = &clock,
+                     .timestamp_ms = 1000,
+                     .client_id = 1};
+    items_result out;
+    assert_int_equal(items_apply_write(&st, &w, &out), ITEMS_OK);
+    vclock_free(&clock);
+    uint8_t *bytes = NULL;
+    char err[256];
+    assert_int_equal(pitem_state_encode(env.avro, &st, &bytes, len, err, sizeof err), 0);
+    items_state_free(&st);
+    return bytes;
+}
+
+static void test_live_ops_in_order(void **state)
+{
+    (void)state;
+    char doc[160];
+    new_doc("live", doc, sizeof doc);
+    int status;
+    wsc *a = bt_connect(&env, doc, owner_token, -1, 0, &status);
+    wsc *b = bt_connect(&env, doc, owner_token, -1, 0, &status);
+    assert_non_null(a);
+    assert_non_null(b);
+    wsc_msg m;
+    bt_next(a, &m);
+    assert_int_equal(m.type, 48);
+    assert_int_equal(m.version, 0);
+    bt_next(b, &m);
+    assert_int_equal(m.type, 48);
+    assert_int_equal(m.version, 0);
+
+    const int n = 40;
+    size_t item_len;
+    uint8_t *item = item_payload("color", &item_len);
+    for (int v = 1; v <= n; v++) {
+        char op[32], payload[32];
+        snprintf(op, sizeof op, "op-%d", v);
+        snprintf(payload, sizeof payload, "update-%d", v);
+        if (v == 20)
+            assert_int_equal(
+                bt_send_merged(&env, doc, v, op, CAVRO_MERGED_ITEM_STATE, item, item_len), 0);
+        else
+            assert_int_equal(bt_send_merged(&env, doc, v, op, CAVRO_MERGED_YJS_UPDATE,
+                                            (const uint8_t *)payload, strlen(payload)),
+                             0);
+    }
+    free(item);
+    wsc *readers[] = {a, b};
+    for (int r = 0; r < 2; r++) {
+        for (int v = 1; v <= n; v++) {
+            bt_next(readers[r], &m);
+            char op[32], payload[32];
+            snprintf(op, sizeof op, "op-%d", v);
+            snprintf(payload, sizeof payload, "update-%d", v);
+            assert_int_equal(m.version, v);
+            assert_true(wsc_eq(m.op_id, m.op_id_len, op));
+            assert_true(m.ingest_ms > 0);
+            if (v == 20) {
+                assert_int_equal(m.type, 50);
+                char json[1024];
+                snprintf(json, sizeof json, "%.*s", (int)m.payload_len, (const char *)m.payload);
+                assert_non_null(strstr(json, "\"item_id\":\"color\""));
+                assert_non_null(strstr(json, "\"conflict\":false"));
+            } else {
+                assert_int_equal(m.type, 49);
+                assert_true(wsc_eq((const char *)m.payload, m.payload_len, payload));
+            }
+        }
+    }
+    /* A record repeated by the log (a replay) is not sent twice; the next one is. */
+    assert_int_equal(bt_send_merged(&env, doc, 40, "op-40", CAVRO_MERGED_YJS_UPDATE,
+                                    (const uint8_t *)"again", 5),
+                     0);
+    assert_int_equal(bt_send_merged(&env, doc, 41, "op-41", CAVRO_MERGED_YJS_UPDATE,
+                                    (const uint8_t *)"update-41", 9),
+                     0);
+    bt_next(a, &m);
+    assert_int_equal(m.version, 41);
+    assert_true(wsc_eq(m.op_id, m.op_id_len, "op-41"));
+    wsc_close(a);
+    wsc_close(b);
+    assert_true(bt_metric(&env, "broadcaster_records_total{result=\"duplicate\"}") >= 1);
+    assert_true(bt_metric(&env, "broadcaster_e2e_latency_seconds_count") >= 2 * n);
+}
+
+/* The state comes from a view that is ahead of what the stream delivered
+ * so far: the records it already contains must not be sent again. */
+static void test_state_newer_than_stream(void **state)
+{
+    (void)state;
+    char doc[160];
+    new_doc("race", doc, sizeof doc);
+    int status;
+    /* A first reader makes the channel and receives the whole stream. */
+    wsc *a = bt_connect(&env, doc, owner_token, -1, 0, &status);
+    assert_non_null(a);
+    wsc_msg m;
+    bt_next(a, &m);
+    assert_int_equal(m.version, 0);
+    for (int v = 1; v <= 10; v++) {
+        char op[32];
+        snprintf(op, sizeof op, "op-%d", v);
+        assert_int_equal(bt_send_merged(&env, doc, v, op, CAVRO_MERGED_YJS_UPDATE,
+                                        (const uint8_t *)op, strlen(op)),
+                         0);
+    }
+    for (int v = 1; v <= 10; v++) {
+        bt_next(a, &m);
+        assert_int_equal(m.version, v);
+    }
+    /* The views say version 12, ahead of the stream: a newcomer while the
+     * cached state (version 0) no longer continues the history... */
+    char err[256];
+    static const uint8_t empty[] = {0, 0};
+    assert_int_equal(docstore_cache_state(env.ds, doc, 12, empty, 2, NULL, 0, err, sizeof err),
+                     DOCSTORE_OK);
+    /* ...gets the loaded or cached state, then exactly the versions after it. */
+    wsc *b = bt_connect(&env, doc, owner_token, -1, 0, &status);
+    assert_non_null(b);
+    bt_next(b, &m);
+    assert_int_equal(m.type, 48);
+    uint64_t state_version = m.version;
+    assert_true(state_version == 0 || state_version == 12);
+    for (int v = 11; v <= 14; v++) {
+        char op[32];
+        snprintf(op, sizeof op, "op-%d", v);
+        assert_int_equal(bt_send_merged(&env, doc, v, op, CAVRO_MERGED_YJS_UPDATE,
+                                        (const uint8_t *)op, strlen(op)),
+                         0);
+    }
+    for (uint64_t v = state_version + 1; v <= 14; v++) {
+        bt_next(b, &m);
+        assert_int_equal(m.type, 49);
+        assert_int_equal(m.version, v);
+    }
+    for (int v = 11; v <= 14; v++) {
+        bt_next(a, &m);
+        assert_int_equal(m.version, v);
+    }
+    wsc_close(a);
+    wsc_close(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_state_from_redis),
+        cmocka_unit_test(test_state_from_mongo_snapshot_and_ops),
+        cmocka_unit_test(test_live_ops_in_order),
+        cmocka_unit_test(test_state_newer_than_stream),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
