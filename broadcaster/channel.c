@@ -26,6 +26,7 @@
 #include "broadcaster/server_internal.h"
 #include "broadcaster/wire.h"
 #include "common/util.h"
+#include "crdt/lib0.h"
 
 #define GAP_RETRY_US       (100 * LWS_US_PER_MS)
 #define LOAD_RETRY_BASE_US (200 * LWS_US_PER_MS)
@@ -102,6 +103,7 @@ static void chan_free(bcserver *srv, bcchan *ch)
     hist_clear(ch);
     free(ch->hist);
     bcmsg_unref(ch->state);
+    bcroster_free(ch->roster);
     free(ch);
     metrics_gauge_set(srv->deps.metrics->documents, (double)bcmap_count(srv->chans));
 }
@@ -118,11 +120,14 @@ static bcchan *chan_get(bcserver *srv, const char *doc_id)
     if (ch)
         return ch;
     ch = calloc(1, sizeof *ch);
-    if (!ch)
+    if (!ch || !(ch->roster = bcroster_new())) {
+        free(ch);
         return NULL;
+    }
     snprintf(ch->doc_id, sizeof ch->doc_id, "%s", doc_id);
     ch->srv = srv;
     if (bcmap_put(srv->chans, doc_id, ch) != 0) {
+        bcroster_free(ch->roster);
         free(ch);
         return NULL;
     }
@@ -310,7 +315,16 @@ static void state_loaded(bcserver *srv, bcload_job *job)
         ch->state = job->state;
         job->state = NULL;
     }
-    /* Collect first: give_state may resync or fail subscribers. */
+    if (job->presence) {
+        /* The message is AWARENESS (varUint type) + varBytes update. */
+        crdt_rd rd;
+        crdt_rd_init(&rd, bcmsg_payload(job->presence), job->presence->len);
+        (void)crdt_rd_varuint(&rd);
+        size_t ulen = 0;
+        const uint8_t *update = crdt_rd_varbytes(&rd, &ulen);
+        if (crdt_rd_ok(&rd))
+            bcroster_apply(ch->roster, update, ulen, util_now_ms());
+    }
     for (bcsub *s = ch->subs; s; s = s->ch_next) {
         if (!s->waiting_state)
             continue;
@@ -373,17 +387,18 @@ static void ops_fetched(bcserver *srv, bcload_job *job)
     }
     if (sub->next == 0 || sub->closing)
         return; /* resynced meanwhile: a state is coming */
-    if (job->status != BCLOAD_OK)
+    if (job->status != BCLOAD_OK) {
         metrics_counter_inc(m->op_fetches_failed);
-    else
+        clog_field f[] = {clog_str("doc_id", sub->doc_id), clog_str("error", job->err)};
+        clog_emit(srv->deps.log, CLOG_WARN, "cannot read ops from MongoDB", f, 2);
+    } else
         metrics_counter_inc(m->op_fetches_ok);
 
     if (sub->resuming) {
         sub->resuming = false;
         const bcsettings *set = srv->deps.settings;
         bool too_far = job->op_count > set->resume_max_ops;
-        bool hole = job->op_count > 0 && job->ops[0]->version != sub->next;
-        if (job->status != BCLOAD_OK || too_far || hole) {
+        if (job->status != BCLOAD_OK || too_far || job->hole) {
             /* "else a STATE" (docs/protocol.md, resuming) */
             request_state(srv, sub);
             return;
@@ -438,6 +453,12 @@ void bcchan_attach(bcserver *srv, bcsub *sub)
         ch->subs->ch_prev = sub;
     ch->subs = sub;
     ch->nsubs++;
+    bcmsg *present =
+        bcroster_message(ch->roster, util_now_ms(), srv->deps.settings->presence_timeout_ms);
+    if (present) {
+        bcchan_send(srv, sub, present);
+        bcmsg_unref(present);
+    }
     if (!sub->has_since) {
         request_state(srv, sub);
         return;
@@ -530,6 +551,13 @@ void bcchan_take_presence(bcserver *srv)
         bcchan *ch = bcmap_get(srv->chans, u->doc_id);
         if (ch) {
             metrics_counter_inc(srv->deps.metrics->awareness_relayed);
+            crdt_rd rd;
+            crdt_rd_init(&rd, bcmsg_payload(u->msg), u->msg->len);
+            (void)crdt_rd_varuint(&rd);
+            size_t ulen = 0;
+            const uint8_t *update = crdt_rd_varbytes(&rd, &ulen);
+            if (crdt_rd_ok(&rd))
+                bcroster_apply(ch->roster, update, ulen, util_now_ms());
             for (bcsub *s = ch->subs; s; s = s->ch_next)
                 bcchan_send(srv, s, u->msg);
         }
@@ -565,6 +593,7 @@ static int free_chan(void *userdata, const char *key, void *value)
     hist_clear(ch);
     free(ch->hist);
     bcmsg_unref(ch->state);
+    bcroster_free(ch->roster);
     free(ch);
     return 0;
 }

@@ -188,8 +188,12 @@ bcfeed *bcfeed_new(const bcfeed_opts *opts, char *err, size_t err_size)
     ckafka_base_init(&f->base, opts->log, "consumer");
     rd_kafka_conf_t *conf =
         ckafka_conf_new(&f->base, opts->brokers, opts->client_id, err, err_size);
-    char errstr[512];
-    if (!conf || ckafka_conf_set(conf, "isolation.level", "read_committed", err, err_size) != 0 ||
+    char errstr[512], group[300];
+    /* librdkafka wants a group id for rd_kafka_assign() even though this
+     * consumer never joins the group nor commits: a per-instance name. */
+    snprintf(group, sizeof group, "collab-broadcaster-%s", opts->client_id ? opts->client_id : "");
+    if (!conf || ckafka_conf_set(conf, "group.id", group, err, err_size) != 0 ||
+        ckafka_conf_set(conf, "isolation.level", "read_committed", err, err_size) != 0 ||
         ckafka_conf_set(conf, "enable.auto.commit", "false", err, err_size) != 0 ||
         ckafka_conf_set(conf, "enable.auto.offset.store", "false", err, err_size) != 0 ||
         ckafka_conf_set(conf, "fetch.wait.max.ms", "10", err, err_size) != 0 ||

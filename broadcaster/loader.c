@@ -141,8 +141,10 @@ static int collect_op(void *userdata, const docstore_op *op)
     bcload_job *job = walk->job;
     uint64_t expect = job->after + 1 + job->op_count;
     /* Only a contiguous run is useful: the caller asks again for the rest. */
-    if (op->version < 1 || (uint64_t)op->version != expect)
+    if (op->version < 1 || (uint64_t)op->version != expect) {
+        job->hole = true;
         return 1;
+    }
     if (job->op_count == walk->cap) {
         size_t cap = walk->cap ? walk->cap * 2 : 64;
         bcmsg **ops = realloc(job->ops, cap * sizeof *ops);

@@ -18,6 +18,7 @@
 #ifndef BROADCASTER_LOADER_H
 #define BROADCASTER_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,8 +47,9 @@ typedef struct bcload_job {
     int64_t elapsed_ns;
     bcmsg *state;    /* STATE: one reference, owned by the job until taken */
     bcmsg *presence; /* STATE: AWARENESS of the fresh presence entries, or NULL */
-    bcmsg **ops;     /* OPS: version order, contiguous from the first */
+    bcmsg **ops;     /* OPS: versions after + 1, after + 2, ... without a hole */
     size_t op_count;
+    bool hole; /* OPS: MongoDB has a later version but not the next one */
 } bcload_job;
 
 typedef void (*bcload_notify_fn)(void *userdata);

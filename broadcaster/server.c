@@ -30,7 +30,9 @@ static void refuse(bcserver *srv, struct lws *wsi, unsigned int status, const ch
 /* "since=V" of the query: 0 and *has = false when absent, -1 when malformed. */
 static int parse_since(struct lws *wsi, uint64_t *since, bool *has)
 {
-    char buf[64];
+    /* Big enough for any argument: lws stops at the first one that does not
+     * fit, and the access token may come first. */
+    char buf[AUTHTOKEN_MAX_LEN + 64];
     *has = false;
     *since = 0;
     const char *v = lws_get_urlarg_by_name(wsi, "since=", buf, sizeof buf);

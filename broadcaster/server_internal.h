@@ -13,6 +13,7 @@
 
 #include "broadcaster/map.h"
 #include "broadcaster/msg.h"
+#include "broadcaster/roster.h"
 #include "broadcaster/server.h"
 #include "common/userstore.h"
 #include "common/ws_frame.h"
@@ -56,8 +57,9 @@ struct bcchan {
     bcmsg **hist; /* ring of hist_cap slots */
     size_t hist_cap, hist_head, hist_count, hist_bytes;
     uint64_t hist_first;
-    bcmsg *state; /* the newest STATE loaded, or NULL */
-    bool loading; /* a state job is out */
+    bcmsg *state;     /* the newest STATE loaded, or NULL */
+    bcroster *roster; /* who is present, for newcomers */
+    bool loading;     /* a state job is out */
     int load_failures;
     lws_sorted_usec_list_t load_retry;
     struct bcserver *srv;

@@ -60,6 +60,11 @@ void docstore_free(docstore *ds)
     free(ds);
 }
 
+cmongo *docstore_mongo(docstore *ds)
+{
+    return ds->mongo;
+}
+
 static docstore_status from_bson_error(const bson_error_t *error, const char *what, char *err,
                                        size_t err_size)
 {

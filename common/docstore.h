@@ -55,6 +55,10 @@ const char *docstore_status_name(docstore_status st);
 docstore *docstore_new(cmongo *mongo, credis *redis, const struct cavro_registry *avro, clog *log);
 void docstore_free(docstore *ds);
 
+/* The MongoDB handle the docstore was made with (borrowed): for callers that
+ * batch their own queries over these collections. */
+cmongo *docstore_mongo(docstore *ds);
+
 /* Creates the unique indexes the idempotent writes rely on (crdt_operations
  * and document_versions on (doc_id, version); items on doc_id). Idempotent. */
 docstore_status docstore_ensure_indexes(docstore *ds, char *err, size_t err_size);

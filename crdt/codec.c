@@ -692,7 +692,19 @@ static void dec_delete_set(dec *d, crdt_update *u)
 crdt_status crdt_update_decode(crdt_update *u, const uint8_t *data, size_t len, int v2,
                                const crdt_limits *lim, crdt_pool *pool)
 {
+    return crdt_update_decode_reusing(u, data, len, v2, lim, pool, NULL);
+}
+
+crdt_status crdt_update_decode_reusing(crdt_update *u, const uint8_t *data, size_t len, int v2,
+                                       const crdt_limits *lim, crdt_pool *pool,
+                                       crdt_ranges *ds_buffer)
+{
     memset(u, 0, sizeof(*u));
+    if (ds_buffer) {
+        u->ds = *ds_buffer;
+        u->ds.n = 0;
+        memset(ds_buffer, 0, sizeof(*ds_buffer));
+    }
     u->pool = pool;
     if (len > lim->max_update_bytes)
         return CRDT_ERR_LIMIT;

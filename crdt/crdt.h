@@ -77,7 +77,8 @@ void crdt_options_init(crdt_options *opts);
 crdt_status crdt_doc_new(const crdt_options *opts, crdt_doc **out);
 void crdt_doc_free(crdt_doc *doc);
 
-/* The client id used for local edits. */
+/* The client id used for local edits. Like Yjs, the document switches to a new random id
+ * when an applied update contains structs of its current id (another replica uses it). */
 uint64_t crdt_doc_client_id(const crdt_doc *doc);
 
 /* 1 when structs or deletions wait for updates they depend on (Yjs's pendingStructs /

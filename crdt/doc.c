@@ -9,6 +9,17 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Like Yjs: a random, non-zero 32-bit client id. */
+static int random_client_id(uint64_t *out)
+{
+    uint32_t r = 0;
+    while (r == 0)
+        if (getentropy(&r, sizeof(r)) != 0)
+            return -1;
+    *out = r;
+    return 0;
+}
+
 void crdt_options_init(crdt_options *opts)
 {
     memset(opts, 0, sizeof(*opts));
@@ -30,16 +41,9 @@ crdt_status crdt_doc_new(const crdt_options *opts, crdt_doc **out)
     doc->gc = opts->gc != 0;
     crdt_limits_resolve(&opts->limits, &doc->lim);
     doc->client_id = opts->client_id;
-    if (doc->client_id == 0) {
-        /* Like Yjs: a random 32-bit client id. */
-        uint32_t r = 0;
-        while (r == 0) {
-            if (getentropy(&r, sizeof(r)) != 0) {
-                free(doc);
-                return CRDT_ERR_NOMEM;
-            }
-        }
-        doc->client_id = r;
+    if (doc->client_id == 0 && random_client_id(&doc->client_id) != 0) {
+        free(doc);
+        return CRDT_ERR_NOMEM;
     }
     if (doc->client_id > doc->lim.max_client_id) {
         free(doc);
@@ -74,9 +78,13 @@ void crdt_doc_free(crdt_doc *doc)
     crdt_intern_free(&doc->keys);
     crdt_pool_destroy(&doc->pool);
     crdt_arena_destroy(&doc->text);
+    for (size_t i = 0; i < doc->npending; i++)
+        free(doc->pending[i]);
     free(doc->pending);
+    free(doc->pending_lens);
     free(doc->missing);
     crdt_ranges_free(&doc->pending_ds);
+    crdt_ranges_free(&doc->ds_buffer);
     crdt_ranges_free(&doc->txn.ds);
     free(doc->txn.merge);
     free(doc->txn.changed);
@@ -91,23 +99,38 @@ uint64_t crdt_doc_client_id(const crdt_doc *doc)
 
 int crdt_doc_has_pending(const crdt_doc *doc)
 {
-    return doc->pending != NULL || doc->pending_ds.n > 0;
+    return doc->npending > 0 || doc->pending_ds.n > 0;
+}
+
+/* Applies an update; if it carried structs of our own client id (another replica uses it),
+ * switch to a new id for local edits, as Yjs does, so that our next edits cannot collide. */
+static crdt_status apply(crdt_doc *doc, const uint8_t *update, size_t len, int v2,
+                         crdt_apply_result *result)
+{
+    if (!doc || (!update && len))
+        return CRDT_ERR_ARG;
+    uint64_t before = crdt_store_state(doc, doc->client_id);
+    crdt_status st = crdt_apply(doc, update, len, v2, result);
+    if (st == CRDT_OK && crdt_store_state(doc, doc->client_id) != before) {
+        uint64_t id = doc->client_id;
+        while (id == doc->client_id || crdt_store_state(doc, id) != 0)
+            if (random_client_id(&id) != 0)
+                return CRDT_ERR_NOMEM;
+        doc->client_id = id;
+    }
+    return st;
 }
 
 crdt_status crdt_apply_update(crdt_doc *doc, const uint8_t *update, size_t len,
                               crdt_apply_result *result)
 {
-    if (!doc || (!update && len))
-        return CRDT_ERR_ARG;
-    return crdt_apply(doc, update, len, 0, result);
+    return apply(doc, update, len, 0, result);
 }
 
 crdt_status crdt_apply_update_v2(crdt_doc *doc, const uint8_t *update, size_t len,
                                  crdt_apply_result *result)
 {
-    if (!doc || (!update && len))
-        return CRDT_ERR_ARG;
-    return crdt_apply(doc, update, len, 1, result);
+    return apply(doc, update, len, 1, result);
 }
 
 const char *crdt_strerror(crdt_status status)

@@ -366,24 +366,23 @@ static crdt_status encode_state(const crdt_doc *doc, const uint8_t *sv, size_t s
             return st;
     }
     crdt_status st;
-    if (!doc->pending && doc->pending_ds.n == 0) {
+    if (!doc->npending && doc->pending_ds.n == 0) {
         st = encode_doc(doc, entries, nsv, v2, out, out_len);
         free(entries);
         return st;
     }
     /* Pending structs and deletions are part of the state (Yjs merges them in). */
-    uint8_t *parts[3] = {NULL, NULL, NULL};
-    size_t lens[3] = {0, 0, 0};
-    size_t n = 0;
-    st = encode_doc(doc, entries, nsv, 0, &parts[n], &lens[n]);
+    size_t n = 0, cap = doc->npending + 2;
+    uint8_t **parts = calloc(cap, sizeof(*parts));
+    size_t *lens = calloc(cap, sizeof(*lens));
+    uint8_t *own = NULL, *ds_update = NULL;
+    st = parts && lens ? encode_doc(doc, entries, nsv, 0, &own, &lens[n]) : CRDT_ERR_NOMEM;
     if (st == CRDT_OK)
-        n++;
-    if (st == CRDT_OK && doc->pending) {
-        parts[n] = doc->pending;
-        lens[n] = doc->pending_len;
-        n++;
+        parts[n++] = own;
+    for (size_t i = 0; st == CRDT_OK && i < doc->npending; i++) {
+        parts[n] = doc->pending[i];
+        lens[n++] = doc->pending_lens[i];
     }
-    uint8_t *ds_update = NULL;
     if (st == CRDT_OK && doc->pending_ds.n) {
         crdt_enc e;
         crdt_enc_init(&e, 0);
@@ -396,8 +395,10 @@ static crdt_status encode_state(const crdt_doc *doc, const uint8_t *sv, size_t s
     if (st == CRDT_OK)
         st = crdt_merge_impl((const uint8_t *const *)parts, lens, n, 0, v2, entries, nsv, &doc->lim,
                              out, out_len);
-    free(parts[0]);
+    free(own);
     free(ds_update);
+    free(parts);
+    free(lens);
     free(entries);
     return st;
 }

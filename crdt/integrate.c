@@ -807,27 +807,18 @@ static crdt_status encode_rest(item_list *rest, uint8_t **out, size_t *out_len)
 
 static crdt_status add_pending(crdt_doc *doc, integrate_state *s)
 {
-    uint8_t *bytes;
-    size_t len;
-    crdt_status st = encode_rest(&s->rest, &bytes, &len);
+    uint8_t **parts = realloc(doc->pending, (doc->npending + 1) * sizeof(*parts));
+    if (!parts)
+        return CRDT_ERR_NOMEM;
+    doc->pending = parts;
+    size_t *lens = realloc(doc->pending_lens, (doc->npending + 1) * sizeof(*lens));
+    if (!lens)
+        return CRDT_ERR_NOMEM;
+    doc->pending_lens = lens;
+    crdt_status st = encode_rest(&s->rest, &parts[doc->npending], &lens[doc->npending]);
     if (st != CRDT_OK)
         return st;
-    if (doc->pending) {
-        const uint8_t *ups[2] = {doc->pending, bytes};
-        size_t lens[2] = {doc->pending_len, len};
-        uint8_t *merged;
-        size_t merged_len;
-        st = crdt_merge_impl(ups, lens, 2, 0, 0, NULL, 0, &doc->lim, &merged, &merged_len);
-        free(bytes);
-        if (st != CRDT_OK)
-            return st;
-        free(doc->pending);
-        doc->pending = merged;
-        doc->pending_len = merged_len;
-    } else {
-        doc->pending = bytes;
-        doc->pending_len = len;
-    }
+    doc->npending++;
     doc->pending_structs += s->rest.n;
     for (size_t i = 0; i < s->missing.n; i++) {
         size_t k;
@@ -850,9 +841,13 @@ static crdt_status add_pending(crdt_doc *doc, integrate_state *s)
 
 static void drop_pending(crdt_doc *doc)
 {
+    for (size_t i = 0; i < doc->npending; i++)
+        free(doc->pending[i]);
     free(doc->pending);
+    free(doc->pending_lens);
     doc->pending = NULL;
-    doc->pending_len = 0;
+    doc->pending_lens = NULL;
+    doc->npending = 0;
     doc->pending_structs = 0;
     free(doc->missing);
     doc->missing = NULL;
@@ -863,7 +858,8 @@ crdt_status crdt_apply(crdt_doc *doc, const uint8_t *data, size_t len, int v2,
                        crdt_apply_result *result)
 {
     crdt_update u;
-    crdt_status st = crdt_update_decode(&u, data, len, v2, &doc->lim, &doc->pool);
+    crdt_status st =
+        crdt_update_decode_reusing(&u, data, len, v2, &doc->lim, &doc->pool, &doc->ds_buffer);
     if (st != CRDT_OK)
         return st;
     integrate_state s;
@@ -873,7 +869,7 @@ crdt_status crdt_apply(crdt_doc *doc, const uint8_t *data, size_t len, int v2,
     crdt_txn_begin(doc);
     st = integrate_structs(&s);
     int retry = 0;
-    if (st == CRDT_OK && doc->pending) {
+    if (st == CRDT_OK && doc->npending) {
         for (size_t i = 0; i < doc->nmissing && !retry; i++)
             retry = doc->missing[i].clock < crdt_store_state(doc, doc->missing[i].client);
     }
@@ -900,6 +896,8 @@ crdt_status crdt_apply(crdt_doc *doc, const uint8_t *data, size_t len, int v2,
     } else {
         crdt_ranges_free(&unapplied);
     }
+    doc->ds_buffer = u.ds; /* keep the storage for the next update */
+    memset(&u.ds, 0, sizeof(u.ds));
     crdt_update_free(&u);
     free(s.stack.v);
     free(s.rest.v);
@@ -914,9 +912,14 @@ crdt_status crdt_apply(crdt_doc *doc, const uint8_t *data, size_t len, int v2,
         return CRDT_ERR_LIMIT;
     }
     if (retry) {
-        uint8_t *pending = doc->pending;
-        size_t pending_len = doc->pending_len;
-        doc->pending = NULL;
+        /* Retry everything that waits as one update, so that chains of dependencies
+         * resolve in a single pass (Yjs does the same with its merged pending update). */
+        uint8_t *pending;
+        size_t pending_len;
+        st = crdt_merge_impl((const uint8_t *const *)doc->pending, doc->pending_lens, doc->npending,
+                             0, 0, NULL, 0, &doc->lim, &pending, &pending_len);
+        if (st != CRDT_OK)
+            return st;
         drop_pending(doc);
         crdt_apply_result sub;
         st = crdt_apply(doc, pending, pending_len, 0, &sub);

@@ -186,6 +186,7 @@ typedef struct crdt_arena {
 
 void crdt_arena_init(crdt_arena *a);
 void crdt_arena_destroy(crdt_arena *a);
+/* n bytes owned by the arena (freed with it), or NULL. */
 char *crdt_arena_alloc(crdt_arena *a, size_t n);
 /* If p[0..n) ends at the arena's tail and the chunk has room, extends it by extra bytes in
  * place and returns 1; else 0. */
@@ -195,6 +196,7 @@ int crdt_arena_extend(crdt_arena *a, const char *p, size_t n, size_t extra);
 void crdt_pmap_init(crdt_pmap *m);
 void crdt_pmap_free(crdt_pmap *m);
 void *crdt_pmap_get(const crdt_pmap *m, const char *key);
+/* Sets key (memory of the map is released by crdt_pmap_free; values are not owned). */
 crdt_status crdt_pmap_set(crdt_pmap *m, const char *key, void *val);
 
 /* Interned strings: one copy per distinct key per document. */
@@ -267,14 +269,17 @@ struct crdt_doc {
     crdt_client *last_client;
     crdt_intern keys;
     crdt_pmap roots; /* interned name -> crdt_type* */
-    /* Structs waiting for dependencies, as an encoded v1 update, and the clocks they wait for
-     * (Yjs's store.pendingStructs). */
-    uint8_t *pending;
-    size_t pending_len;
+    /* Structs waiting for dependencies (Yjs's store.pendingStructs): the encoded v1 updates
+     * they came in, merged only when retried or encoded (merging on every arrival would be
+     * quadratic), and the clocks they wait for. */
+    uint8_t **pending;
+    size_t *pending_lens;
+    size_t npending;
     uint64_t pending_structs;
     crdt_sv_entry *missing;
     size_t nmissing;
     crdt_ranges pending_ds; /* deletions of clocks not yet integrated */
+    crdt_ranges ds_buffer;  /* storage lent to the decoder, so deletions need no malloc */
     crdt_txn txn;
     uint32_t scan_epoch;
     /* scratch arrays reused by integration */
@@ -287,6 +292,7 @@ static inline crdt_item *crdt_client_at(const crdt_client *c, size_t i)
     return c->structs[i < c->gap ? i : i + c->gap_len];
 }
 crdt_client *crdt_store_client(const crdt_doc *doc, uint64_t client);
+/* The client's entry, created if needed (owned by the document). */
 crdt_client *crdt_store_client_add(crdt_doc *doc, uint64_t client);
 uint64_t crdt_store_state(const crdt_doc *doc, uint64_t client);
 static inline uint64_t crdt_client_state(const crdt_client *c)
@@ -302,7 +308,8 @@ size_t crdt_client_find(crdt_client *c, uint64_t clock);
 crdt_item *crdt_store_get(const crdt_doc *doc, crdt_id id);
 /* Appends a struct at the client's state (recording the transaction's before-state). */
 crdt_status crdt_store_add(crdt_doc *doc, crdt_item *it);
-/* Splits the struct at index so that a struct starts at clock; returns the right half. */
+/* Splits the struct at index after `diff` units; returns the new right half (owned by the store),
+ * or NULL when out of memory (txn.err is set). */
 crdt_item *crdt_store_split(crdt_doc *doc, crdt_client *c, size_t index, uint64_t diff);
 /* The item ending at id (splitting after id when needed). */
 crdt_item *crdt_store_clean_end(crdt_doc *doc, crdt_id id);
@@ -337,11 +344,14 @@ void crdt_txn_add_merge(crdt_doc *doc, crdt_id id);
 void crdt_item_delete(crdt_doc *doc, crdt_item *it);
 /* Integrates a resolved item (Item.integrate); offset as in Yjs. */
 crdt_status crdt_item_integrate(crdt_doc *doc, crdt_item *it, uint64_t offset);
+/* The root type of that name, created if needed (owned by the document), or NULL. */
 crdt_type *crdt_doc_root(crdt_doc *doc, const char *name, size_t n);
 crdt_type *crdt_doc_find_root(const crdt_doc *doc, const char *name);
+/* A new empty type; the caller frees it with crdt_type_free (or hands it to an item). */
 crdt_status crdt_type_new(uint8_t type_ref, crdt_type **out);
 
 /* Range helpers (ranges.c). */
+/* Appends a range (the array grows; crdt_ranges_free releases it). */
 crdt_status crdt_ranges_add(crdt_ranges *r, uint64_t client, uint64_t clock, uint64_t len);
 void crdt_ranges_free(crdt_ranges *r);
 /* Sorts by (client, clock) and merges overlapping/adjacent ranges. */
@@ -377,6 +387,11 @@ typedef struct crdt_update {
  * outlive the update. On error everything is released. */
 crdt_status crdt_update_decode(crdt_update *u, const uint8_t *data, size_t len, int v2,
                                const crdt_limits *lim, crdt_pool *pool);
+/* Same, reusing the storage of *ds_buffer for the delete set (it moves into u->ds; take it
+ * back from there after use). */
+crdt_status crdt_update_decode_reusing(crdt_update *u, const uint8_t *data, size_t len, int v2,
+                                       const crdt_limits *lim, crdt_pool *pool,
+                                       crdt_ranges *ds_buffer);
 /* Releases the structs still in the update (not taken by integration). */
 void crdt_update_free(crdt_update *u);
 crdt_block *crdt_update_block(crdt_update *u, uint64_t client);
@@ -428,11 +443,13 @@ void crdt_write_structs(crdt_enc *e, crdt_item **items, size_t n, const crdt_sv_
 /* Parses an encoded state vector into a sorted array (caller frees *out). */
 crdt_status crdt_sv_decode(const uint8_t *sv, size_t len, crdt_sv_entry **out, size_t *n);
 uint64_t crdt_sv_get(const crdt_sv_entry *sv, size_t n, uint64_t client);
-/* Merges updates like Y.mergeUpdates; with sv, drops what sv covers (Y.diffUpdate). */
+/* Merges updates like Y.mergeUpdates; with sv, drops what sv covers (Y.diffUpdate).
+ * The caller frees *out. */
 crdt_status crdt_merge_impl(const uint8_t *const *updates, const size_t *lens, size_t n, int v2_in,
                             int v2_out, const crdt_sv_entry *sv, size_t nsv, const crdt_limits *lim,
                             uint8_t **out, size_t *out_len);
-/* The delete set of the store (all deleted structs). */
+/* The delete set of the store (all deleted structs); the caller frees *out with
+ * crdt_ranges_free. */
 crdt_status crdt_store_delete_set(const crdt_doc *doc, crdt_ranges *out);
 void crdt_limits_resolve(const crdt_limits *in, crdt_limits *out);
 crdt_status crdt_apply(crdt_doc *doc, const uint8_t *data, size_t len, int v2,

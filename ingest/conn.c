@@ -18,6 +18,8 @@
 
 /* Head of an oversized message kept to read its type and op id. */
 #define OVERSIZED_HEAD 256
+/* A client that stops reading its answers is cut off at this backlog. */
+#define MAX_QUEUED_BYTES (16u * 1024 * 1024)
 
 static void refuse(ingest_server *srv, struct lws *wsi, unsigned int status, const char *code,
                    const char *message)
@@ -110,8 +112,16 @@ static void queue(ingest_server *srv, ingest_conn *c, crdt_buf *b)
         c->closing = true;
     }
     free(bytes);
-    if (c->wsi)
-        lws_callback_on_writable(c->wsi);
+    if (!c->wsi)
+        return;
+    if (c->out.bytes > MAX_QUEUED_BYTES) {
+        clog_field f[] = {clog_str("doc_id", c->doc_id), clog_str("connection", c->conn_id)};
+        clog_emit(srv->deps.log, CLOG_WARN, "client does not read its answers; closing", f, 2);
+        c->closing = true;
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    lws_callback_on_writable(c->wsi);
 }
 
 void ingest_conn_send_error(ingest_server *srv, ingest_conn *c, const char *code,
@@ -388,6 +398,12 @@ void ingest_conn_closed(ingest_server *srv, ingest_conn *c)
     c->wsi = NULL;
     wsoutq_clear(&c->out);
     if (c->inflight == 0)
+        conn_free(srv, c);
+}
+
+void ingest_conn_abandoned(ingest_server *srv, ingest_conn *c)
+{
+    if (c && !c->established)
         conn_free(srv, c);
 }
 

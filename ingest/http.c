@@ -74,7 +74,7 @@ int ingest_http_body(ingest_server *srv, ingest_session *ss, const void *in, siz
 {
     (void)srv;
     ingest_job *job = ss->job;
-    if (!job || ss->job_submitted || ss->body_too_large)
+    if (!job || ss->job_submitted || ss->body_too_large || len == 0)
         return 0;
     ingest_api_request *req = &job->req;
     if (req->body_len + len > INGEST_API_MAX_BODY) {

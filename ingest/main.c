@@ -60,6 +60,14 @@ typedef struct ingest_app {
     char node[128];
 } ingest_app;
 
+/* First shutdown step: load balancers stop sending new clients here. */
+static int mark_not_ready(void *arg)
+{
+    ingest_app *app = arg;
+    metrics_http_set_ready(app->http, false);
+    return 0;
+}
+
 static int flush_producer(void *arg)
 {
     ingest_app *app = arg;
@@ -229,7 +237,8 @@ int main(int argc, char **argv)
         app.service = svc_new("ingest", app.log);
         if (app.service) {
             svc_set_shutdown_timeout(app.service, app.settings.drain_timeout_ms + 15000);
-            if (svc_spawn(app.service, "websocket", ingest_server_loop, ingest_server_wake,
+            if (svc_add_hook(app.service, "not ready", mark_not_ready, &app) == 0 &&
+                svc_spawn(app.service, "websocket", ingest_server_loop, ingest_server_wake,
                           app.server) == 0 &&
                 svc_add_hook(app.service, "flush producer", flush_producer, &app) == 0) {
                 metrics_http_set_ready(app.http, true);

@@ -58,9 +58,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return ss->conn ? ingest_conn_writeable(srv, ss->conn) : 0;
     case LWS_CALLBACK_CLOSED:
         if (ss && ss->conn) {
+            lws_set_opaque_user_data(wsi, NULL);
             ingest_conn_closed(srv, ss->conn);
             ss->conn = NULL;
         }
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        /* An upgrade we allowed that lws then failed (a bad handshake): the
+         * record never became a connection. */
+        ingest_conn_abandoned(srv, lws_get_opaque_user_data(wsi));
+        lws_set_opaque_user_data(wsi, NULL);
         return 0;
     default:
         break;

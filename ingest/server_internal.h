@@ -72,6 +72,7 @@ int ingest_conn_established(ingest_server *srv, ingest_session *ss, struct lws *
 int ingest_conn_receive(ingest_server *srv, ingest_conn *c, const void *in, size_t len);
 int ingest_conn_writeable(ingest_server *srv, ingest_conn *c);
 void ingest_conn_closed(ingest_server *srv, ingest_conn *c);
+void ingest_conn_abandoned(ingest_server *srv, ingest_conn *c);
 void ingest_conn_answer_done(ingest_server *srv);
 void ingest_conn_shutdown_all(ingest_server *srv);
 void ingest_conn_free_all(ingest_server *srv);

@@ -28,6 +28,7 @@ typedef struct pdoc {
     crdt_doc *crdt;
     int64_t version;     /* merged ops so far; the next one gets version + 1 */
     items_policy policy; /* default policy of new items */
+    bool policy_known;   /* read from MongoDB documents (else still to read) */
     items_state **items; /* owned */
     size_t item_count, item_cap;
     char *recent[PDOC_RECENT_OPS]; /* owned op ids, a ring */

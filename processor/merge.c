@@ -38,7 +38,9 @@ static pmerge_result poison(pmerge_out *out, const char *code, const char *prefi
                             const char *detail)
 {
     snprintf(out->reason_code, sizeof out->reason_code, "%s", code);
-    snprintf(out->reason, sizeof out->reason, "%s%s", prefix, detail);
+    int n = snprintf(out->reason, sizeof out->reason, "%s%s", prefix, detail);
+    if (n >= (int)sizeof out->reason) /* cut: a reason is for people, a prefix is enough */
+        out->reason[sizeof out->reason - 1] = '\0';
     return PMERGE_POISON;
 }
 

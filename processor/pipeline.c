@@ -68,6 +68,13 @@ struct ppipe {
     size_t pending_count, pending_cap;
     pdoc **touched;
     size_t touched_count, touched_cap;
+    /* Hashes of the ids of documents evicted since start: those reload from
+     * the views (slow path); any other document not in memory is exactly its
+     * latest snapshot and loads in a batch (fast path). A hash collision only
+     * sends a document down the slow path, which is correct for every one. */
+    uint64_t *evicted;
+    size_t evicted_count, evicted_cap; /* open addressing; cap a power of two */
+    rd_kafka_message_t **gathered;
     bool fatal;
     atomic_bool ready;
     int64_t last_maintenance_ms;
@@ -469,6 +476,58 @@ static bool send_to_dlq(ppipe *p, const rd_kafka_message_t *msg, const char *cod
     return ok;
 }
 
+static uint64_t id_hash(const char *id)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a; 0 marks a free slot */
+    for (const unsigned char *c = (const unsigned char *)id; *c; c++) {
+        h ^= *c;
+        h *= 1099511628211u;
+    }
+    return h ? h : 1;
+}
+
+static bool evicted_has(const ppipe *p, const char *id)
+{
+    if (!p->evicted_cap)
+        return false;
+    uint64_t h = id_hash(id);
+    for (size_t i = h & (p->evicted_cap - 1);; i = (i + 1) & (p->evicted_cap - 1)) {
+        if (p->evicted[i] == 0)
+            return false;
+        if (p->evicted[i] == h)
+            return true;
+    }
+}
+
+static void evicted_add(ppipe *p, const char *id)
+{
+    if ((p->evicted_count + 1) * 2 > p->evicted_cap) {
+        size_t cap = p->evicted_cap ? p->evicted_cap * 2 : 1024;
+        uint64_t *grown = calloc(cap, sizeof *grown);
+        if (!grown)
+            return; /* then it reloads through the fast path: see evicted_has callers */
+        for (size_t i = 0; i < p->evicted_cap; i++) {
+            if (!p->evicted[i])
+                continue;
+            size_t j = p->evicted[i] & (cap - 1);
+            while (grown[j])
+                j = (j + 1) & (cap - 1);
+            grown[j] = p->evicted[i];
+        }
+        free(p->evicted);
+        p->evicted = grown;
+        p->evicted_cap = cap;
+    }
+    uint64_t h = id_hash(id);
+    size_t i = h & (p->evicted_cap - 1);
+    while (p->evicted[i] && p->evicted[i] != h)
+        i = (i + 1) & (p->evicted_cap - 1);
+    if (!p->evicted[i]) {
+        p->evicted[i] = h;
+        p->evicted_count++;
+    }
+}
+
 static bool keep_in_memory(const pdoc *d, void *userdata)
 {
     ppipe *p = userdata;
@@ -483,6 +542,11 @@ static void make_room(ppipe *p)
         pdoc *victim = pdoc_lru_victim(p->docs, keep_in_memory, p);
         if (!victim)
             return; /* everything is still being written: run over the bound a little */
+        evicted_add(p, victim->id);
+        /* Without room in the set, keep the document: a reload through the
+         * fast path would miss what the views have after its snapshot. */
+        if (!evicted_has(p, victim->id))
+            return;
         pdoc_remove(p->docs, victim);
         metrics_counter_inc(p->m.evictions);
     }
@@ -813,6 +877,8 @@ void ppipe_free(ppipe *p)
     free(p->pending);
     free(p->touched);
     free(p->parts);
+    free(p->evicted);
+    free(p->gathered);
     free(p);
 }
 
@@ -856,38 +922,99 @@ static void maintenance(ppipe *p)
     metrics_gauge_set(p->m.documents, (double)pdoc_table_count(p->docs));
 }
 
+/* Loads, in one batch, the documents of the gathered records that are not in
+ * memory and were never evicted: they are exactly their latest snapshot. A
+ * failure is not an error here: handle() then loads them one by one. */
+static void prefetch(ppipe *p, rd_kafka_message_t **msgs, size_t count)
+{
+    const char **ids = calloc(count, sizeof *ids);
+    char **copies = calloc(count, sizeof *copies);
+    int32_t *partitions = calloc(count, sizeof *partitions);
+    size_t n = 0;
+    for (size_t i = 0; ids && copies && partitions && i < count; i++) {
+        const rd_kafka_message_t *m = msgs[i];
+        if (!m->key || m->key_len == 0 || m->key_len > 1024)
+            continue;
+        char *id = strndup(m->key, m->key_len);
+        if (!id)
+            break;
+        if (strlen(id) != m->key_len || pdoc_find(p->docs, id) || evicted_has(p, id)) {
+            free(id);
+            continue;
+        }
+        copies[n] = id;
+        ids[n] = id;
+        partitions[n++] = m->partition;
+    }
+    if (n > 0) {
+        for (size_t i = 0; i < n; i++)
+            make_room(p);
+        char err[512];
+        int64_t t0 = util_now_ns();
+        if (precover_prefetch(&p->recover, p->docs, ids, partitions, n, err, sizeof err) != 0)
+            log_kv(p, CLOG_WARN, "batch load of documents failed", "error", err);
+        else
+            metrics_histogram_observe_since_ns(p->m.load_seconds, t0);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(copies[i]);
+    free(copies);
+    free(ids);
+    free(partitions);
+}
+
+/* Takes what the consumer has (waiting up to 100 ms for the first record when
+ * no batch is open), at most `room` records. */
+static size_t gather(ppipe *p, size_t room)
+{
+    size_t n = 0;
+    while (n < room) {
+        rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+        int timeout = n == 0 && !p->txn_open ? 100 : 0;
+        rd_kafka_message_t *msg = ckafka_consumer_poll(p->consumer, timeout, &kerr);
+        if (!msg)
+            break;
+        p->gathered[n++] = msg;
+        if (p->fatal)
+            break;
+    }
+    return n;
+}
+
 int ppipe_loop(svc *s, void *userdata)
 {
     ppipe *p = userdata;
     p->svc = s;
     atomic_store(&p->ready, true);
+    size_t max_ops = (size_t)p->cfg.batch_max_ops;
+    p->gathered = calloc(max_ops, sizeof *p->gathered);
+    if (!p->gathered)
+        fail_fatal(p, "out of memory");
     while (!svc_stopping(s) && !p->fatal) {
         recover_partitions(p);
-        rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
-        /* With a batch open, take only what is already fetched. */
-        rd_kafka_message_t *msg = ckafka_consumer_poll(p->consumer, p->txn_open ? 0 : 100, &kerr);
-        if (p->fatal) {
-            if (msg)
-                rd_kafka_message_destroy(msg);
-            break;
-        }
-        if (msg) {
+        size_t room = max_ops > (size_t)p->batch_ops ? max_ops - (size_t)p->batch_ops : 1;
+        size_t n = gather(p, room);
+        if (n > 0 && !p->fatal)
+            prefetch(p, p->gathered, n);
+        bool aborted = false;
+        for (size_t i = 0; i < n; i++) {
+            rd_kafka_message_t *msg = p->gathered[i];
             part_state *ps = part_get(p, msg->partition);
-            /* A record of a partition being recovered again (after an abort)
-             * waits: the rewind delivers it once more. */
-            if (ps && ps->need_recovery) {
-                rd_kafka_message_destroy(msg);
-                continue;
-            }
-            if (begin_batch(p))
-                handle(p, msg);
+            /* A record of a partition given up while gathering, or being
+             * recovered again after an abort, is read again (by its new owner,
+             * or here after the rewind). So is everything after an abort. */
+            if (!aborted && !p->fatal && ps && ps->assigned && !ps->need_recovery &&
+                begin_batch(p) && !handle(p, msg))
+                aborted = true;
             rd_kafka_message_destroy(msg);
         }
+        if (p->fatal)
+            break;
         if (ckafka_consumer_fatal(p->consumer)) {
             fail_fatal(p, "fatal consumer error");
             break;
         }
-        if (p->txn_open && (!msg || p->batch_ops >= p->cfg.batch_max_ops ||
+        if (p->txn_open && (n < room || p->batch_ops >= p->cfg.batch_max_ops ||
                             util_now_ms() - p->batch_start_ms >= p->cfg.batch_max_ms))
             commit_batch(p);
         if (!p->txn_open)

@@ -81,11 +81,30 @@ static int load_stored_item(void *userdata, const char *item_id, int64_t revisio
     return 0;
 }
 
+int precover_load_policy(const precover_ctx *ctx, pdoc *d, char *err, size_t err_size)
+{
+    if (d->policy_known)
+        return 0;
+    int64_t stored_version;
+    char policy[16];
+    docstore_status st =
+        docstore_document_meta(ctx->ds, d->id, &stored_version, policy, err, err_size);
+    if (st != DOCSTORE_OK && st != DOCSTORE_NOT_FOUND)
+        return -1;
+    if (!items_policy_from_name(policy, &d->policy))
+        d->policy = ITEMS_POLICY_MANUAL;
+    d->policy_known = true;
+    return 0;
+}
+
 pdoc *precover_load_doc(const precover_ctx *ctx, pdoc_table *t, const char *doc_id,
-                        int32_t partition, int64_t *snapshot_version, char *err, size_t err_size)
+                        int32_t partition, precover_mode mode, int64_t *snapshot_version, char *err,
+                        size_t err_size)
 {
     docstore_state cached;
-    docstore_status st = docstore_get_cached_state(ctx->ds, doc_id, &cached, err, err_size);
+    docstore_status st = mode == PRECOVER_VIEWS
+                             ? docstore_get_cached_state(ctx->ds, doc_id, &cached, err, err_size)
+                             : DOCSTORE_NOT_FOUND;
     bool have_cached = st == DOCSTORE_OK;
     struct cavro_snapshot snap;
     st = docstore_latest_snapshot(ctx->ds, doc_id, &snap, err, err_size);
@@ -300,5 +319,166 @@ int precover_partition(const precover_ctx *ctx, pdoc_table *t, int32_t partition
     rd_kafka_topic_partition_list_destroy(parts);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* The snapshot fields prefetch needs from a document_versions entry. */
+static int apply_snapshot_bson(const precover_ctx *ctx, pdoc *d, const bson_t *doc, char *err,
+                               size_t err_size)
+{
+    bson_iter_t it;
+    const uint8_t *data;
+    uint32_t len;
+    bson_subtype_t sub;
+    if (!bson_iter_init_find(&it, doc, "state") || !BSON_ITER_HOLDS_BINARY(&it)) {
+        snprintf(err, err_size, "document_versions of %s: no state", d->id);
+        return -1;
+    }
+    bson_iter_binary(&it, &sub, &len, &data);
+    crdt_status cs = crdt_apply_update(d->crdt, data, len, NULL);
+    if (cs != CRDT_OK) {
+        snprintf(err, err_size, "snapshot of %s: %s", d->id, crdt_strerror(cs));
+        return -1;
+    }
+    if (bson_iter_init_find(&it, doc, "version") && BSON_ITER_HOLDS_NUMBER(&it))
+        d->version = bson_iter_as_int64(&it);
+    bson_iter_t items;
+    if (bson_iter_init_find(&it, doc, "items") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &items)) {
+        while (bson_iter_next(&items)) {
+            if (!BSON_ITER_HOLDS_BINARY(&items))
+                continue;
+            bson_iter_binary(&items, &sub, &len, &data);
+            if (pmerge_load_item(ctx->avro, d, data, len, err, err_size) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static mongoc_cursor_t *find_in(cmongo *m, mongoc_client_t *client, const char *collection,
+                                const char *const *ids, size_t count, mongoc_collection_t **coll)
+{
+    bson_t filter = BSON_INITIALIZER, id, in;
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &id);
+    BSON_APPEND_ARRAY_BEGIN(&id, "$in", &in);
+    for (size_t i = 0; i < count; i++) {
+        char key[24];
+        snprintf(key, sizeof key, "%zu", i);
+        BSON_APPEND_UTF8(&in, key, ids[i]);
+    }
+    bson_append_array_end(&id, &in);
+    bson_append_document_end(&filter, &id);
+    *coll = cmongo_collection(m, client, collection);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(*coll, &filter, NULL, NULL);
+    bson_destroy(&filter);
+    return cursor;
+}
+
+int precover_prefetch(const precover_ctx *ctx, pdoc_table *t, const char *const *ids,
+                      const int32_t *partitions, size_t count, char *err, size_t err_size)
+{
+    cmongo *m = docstore_mongo(ctx->ds);
+    const char **wanted = calloc(count ? count : 1, sizeof *wanted);
+    char **snapshot_ids = calloc(count ? count : 1, sizeof *snapshot_ids);
+    pdoc **docs = calloc(count ? count : 1, sizeof *docs);
+    size_t n = 0, snaps = 0;
+    int rc = wanted && snapshot_ids && docs ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        bool dup = pdoc_find(t, ids[i]) != NULL;
+        for (size_t j = 0; !dup && j < n; j++)
+            dup = strcmp(wanted[j], ids[i]) == 0;
+        if (dup)
+            continue;
+        docs[n] = pdoc_insert(t, ids[i], partitions[i]);
+        if (!docs[n]) {
+            rc = -1;
+            break;
+        }
+        wanted[n++] = ids[i];
+    }
+    if (rc != 0)
+        snprintf(err, err_size, "out of memory");
+    mongoc_client_t *client = rc == 0 && n > 0 ? cmongo_acquire(m) : NULL;
+    if (client) {
+        /* 1: the version of each document's latest snapshot */
+        mongoc_collection_t *coll;
+        mongoc_cursor_t *cursor = find_in(m, client, "last_processed_version", wanted, n, &coll);
+        const bson_t *doc;
+        while (rc == 0 && mongoc_cursor_next(cursor, &doc)) {
+            bson_iter_t it;
+            int64_t version = 0;
+            const char *id = NULL;
+            if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
+                id = bson_iter_utf8(&it, NULL);
+            if (bson_iter_init_find(&it, doc, "version") && BSON_ITER_HOLDS_NUMBER(&it))
+                version = bson_iter_as_int64(&it);
+            if (!id || version <= 0)
+                continue;
+            size_t need = strlen(id) + 24;
+            snapshot_ids[snaps] = malloc(need);
+            if (!snapshot_ids[snaps]) {
+                rc = -1;
+                snprintf(err, err_size, "out of memory");
+                break;
+            }
+            snprintf(snapshot_ids[snaps++], need, "%s/%lld", id, (long long)version);
+        }
+        bson_error_t error;
+        if (rc == 0 && mongoc_cursor_error(cursor, &error)) {
+            snprintf(err, err_size, "find last_processed_version: %s", error.message);
+            rc = -1;
+        }
+        mongoc_cursor_destroy(cursor);
+        mongoc_collection_destroy(coll);
+        /* 2: those snapshots */
+        if (rc == 0 && snaps > 0) {
+            cursor = find_in(m, client, "document_versions", (const char *const *)snapshot_ids,
+                             snaps, &coll);
+            while (rc == 0 && mongoc_cursor_next(cursor, &doc)) {
+                bson_iter_t it;
+                const char *id = NULL;
+                if (bson_iter_init_find(&it, doc, "doc_id") && BSON_ITER_HOLDS_UTF8(&it))
+                    id = bson_iter_utf8(&it, NULL);
+                pdoc *d = id ? pdoc_find(t, id) : NULL;
+                if (d && d->version == 0 && apply_snapshot_bson(ctx, d, doc, err, err_size) != 0)
+                    rc = -1;
+            }
+            if (rc == 0 && mongoc_cursor_error(cursor, &error)) {
+                snprintf(err, err_size, "find document_versions: %s", error.message);
+                rc = -1;
+            }
+            mongoc_cursor_destroy(cursor);
+            mongoc_collection_destroy(coll);
+        }
+        cmongo_release(m, client);
+    }
+    /* A snapshot that last_processed_version names but that is not there (it
+     * is written first, so only a manual deletion does that) is not silently
+     * replaced by an empty document: the slow path loads those. */
+    for (size_t i = 0; rc == 0 && i < snaps; i++) {
+        char *slash = strrchr(snapshot_ids[i], '/');
+        *slash = '\0';
+        pdoc *d = pdoc_find(t, snapshot_ids[i]);
+        if (d && d->version == 0) {
+            int32_t partition = d->partition;
+            pdoc_remove(t, d);
+            if (!precover_load_doc(ctx, t, snapshot_ids[i], partition, PRECOVER_VIEWS, NULL, err,
+                                   err_size))
+                rc = -1;
+        }
+    }
+    if (rc != 0) {
+        for (size_t i = 0; i < n; i++) {
+            pdoc *d = pdoc_find(t, wanted[i]);
+            if (d)
+                pdoc_remove(t, d);
+        }
+    }
+    for (size_t i = 0; i < snaps; i++)
+        free(snapshot_ids[i]);
+    free(snapshot_ids);
+    free(wanted);
+    free(docs);
     return rc;
 }

@@ -40,6 +40,16 @@ typedef struct precover_ctx {
  * it was applied to d. */
 typedef void (*precover_record_fn)(void *userdata, pdoc *d, const struct cavro_merged_op *m);
 
+typedef enum precover_mode {
+    /* The newest state the views have: Redis doc:{doc} or the snapshot, the
+     * items in MongoDB, the crdt_operations after it, the item policy. */
+    PRECOVER_VIEWS,
+    /* Only the latest snapshot (text and items): the caller replays every
+     * later record from the log itself (partition recovery), so nothing
+     * newer may be mixed in; the item policy is read later, when needed. */
+    PRECOVER_SNAPSHOT,
+} precover_mode;
+
 /*
  * Loads doc_id into a new entry of t (the caller made room). Returns the
  * document, or NULL with the reason in err (MongoDB unreachable, a stored
@@ -48,7 +58,24 @@ typedef void (*precover_record_fn)(void *userdata, pdoc *d, const struct cavro_m
  * (0 when there is none).
  */
 pdoc *precover_load_doc(const precover_ctx *ctx, pdoc_table *t, const char *doc_id,
-                        int32_t partition, int64_t *snapshot_version, char *err, size_t err_size);
+                        int32_t partition, precover_mode mode, int64_t *snapshot_version, char *err,
+                        size_t err_size);
+
+/*
+ * Loads several documents at once, each from its latest snapshot only, with
+ * two MongoDB queries in all (last_processed_version, then document_versions
+ * by id); a document without a snapshot starts empty. Only for documents whose
+ * state is exactly their latest snapshot: not in memory, not evicted since
+ * their partition was recovered, and without records after the snapshotter's
+ * offset (those were loaded by the recovery). ids[i] goes to partitions[i];
+ * ids already in t are skipped. Returns 0, or -1 with the reason in err
+ * (nothing half-loaded stays in t).
+ */
+int precover_prefetch(const precover_ctx *ctx, pdoc_table *t, const char *const *ids,
+                      const int32_t *partitions, size_t count, char *err, size_t err_size);
+
+/* Reads d's item policy from MongoDB documents if not known yet. 0 or -1. */
+int precover_load_policy(const precover_ctx *ctx, pdoc *d, char *err, size_t err_size);
 
 /*
  * Recovers one partition as described above. *records = records replayed,

@@ -292,7 +292,8 @@ static int bench_docs(const char *state_path, const char *expected_path, int cou
     }
     double t1 = bench_now_ms();
     long after_kb = bench_current_rss_kb();
-    if (bench_check_text(docs[0], &expected) != 0 || bench_check_text(docs[count - 1], &expected) != 0)
+    if (bench_check_text(docs[0], &expected) != 0 ||
+        bench_check_text(docs[count - 1], &expected) != 0)
         goto out;
     printf("{\"peer\":\"engine\",\"docs\":%d,\"rss_before_kb\":%ld,\"rss_after_kb\":%ld,"
            "\"load_all_ms\":%.3f}\n",

@@ -10,8 +10,9 @@ export interface LoginOptions {
   password: string;
 }
 
+/** The answer of POST /v1/login (docs/api.md). */
 export interface LoginResult {
-  token: string;
+  access_token: string;
   /** Every other member of the server's answer, untouched. */
   [member: string]: unknown;
 }
@@ -29,8 +30,8 @@ export class LoginError extends Error {
 
 /**
  * `POST {url}/v1/login` with `{username, password}`. Resolves with the answer
- * (`token` and whatever else the server sent); rejects with LoginError on a
- * non-2xx answer or one without a token.
+ * (`access_token` and whatever else the server sent); rejects with LoginError
+ * on a non-2xx answer or one without an access token.
  */
 export async function login(
   options: LoginOptions,
@@ -63,9 +64,9 @@ export async function login(
   if (
     typeof body !== 'object' ||
     body === null ||
-    typeof (body as LoginResult).token !== 'string'
+    typeof (body as LoginResult).access_token !== 'string'
   ) {
-    throw new LoginError('login answer has no token', response.status, undefined);
+    throw new LoginError('login answer has no access_token', response.status, undefined);
   }
   return body as LoginResult;
 }
@@ -147,7 +148,7 @@ export class TokenSource {
       this.pending ??= login(this.source.login, this.source.fetch).finally(() => {
         this.pending = undefined;
       });
-      this.token = (await this.pending).token;
+      this.token = (await this.pending).access_token;
     }
     if (this.token === undefined) {
       throw new Error('no token');

@@ -21,6 +21,7 @@ export const MessageType = {
   merged: 49,
   item: 50,
   resync: 51,
+  synced: 52,
 } as const;
 
 /** Largest integer a varUint may carry (exact in JavaScript). */
@@ -52,6 +53,7 @@ export type BroadcasterMessage =
   | { type: 'merged'; version: number; opId: string; ingestTimeMs: number; update: Uint8Array }
   | { type: 'item'; version: number; opId: string; ingestTimeMs: number; itemJson: string }
   | { type: 'resync'; reason: string }
+  | { type: 'synced'; version: number }
   | { type: 'error'; code: string; message: string };
 
 /** A frame that does not follow docs/protocol.md; the caller answers with its own error. */
@@ -246,6 +248,8 @@ export function decodeBroadcasterMessage(frame: Uint8Array): BroadcasterMessage 
         };
       case MessageType.resync:
         return { type: 'resync', reason: readString(d) };
+      case MessageType.synced:
+        return { type: 'synced', version: readUint(d) };
       case MessageType.error:
         return { type: 'error', code: readString(d), message: readString(d) };
       default:

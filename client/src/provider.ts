@@ -37,7 +37,7 @@ import {
 } from './socket.js';
 import { UpdateTooLargeError } from './split.js';
 import { MemoryOpStore, type OpStore, type StoredOp } from './store.js';
-import { type Timers, systemTimers } from './timers.js';
+import { type TimerHandle, type Timers, systemTimers } from './timers.js';
 import { type VectorClock, clockGet, clockMerge } from './vclock.js';
 
 export interface CollabProviderOptions {
@@ -73,6 +73,13 @@ export interface CollabProviderOptions {
   ignoreOrigins?: Iterable<unknown>;
   /** Client id of this device for item clocks; default one kept in the store ('device-id'). */
   deviceId?: number;
+  /**
+   * For a broadcaster that never sends SYNCED (older servers): how long after
+   * a STATE, or after a resumed read connection opened, the provider declares
+   * itself synced anyway (default 1000 ms). Once the server has sent one
+   * SYNCED the provider waits for SYNCED only.
+   */
+  syncedFallbackMs?: number;
 }
 
 export type ProviderStatus = 'connecting' | 'connected' | 'disconnected';
@@ -97,7 +104,7 @@ export interface ProviderEvents {
     write: ConnectionState;
     read: ConnectionState;
   }) => void;
-  /** The doc holds the server's state as of `version` (after a STATE, or a resumed read connection). */
+  /** The doc holds the server's state as of `version` (the broadcaster's SYNCED: after the STATE, its items and presence, or after a resume's replay). */
   synced: (event: { version: number }) => void;
   /** Ingest acknowledged an op: Kafka holds it. */
   acked: (event: { opId: string; partition: number; offset: number }) => void;
@@ -114,6 +121,7 @@ export interface ProviderEvents {
 
 const DOC_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 const DEVICE_ID_KEY = 'device-id';
+const DEFAULT_SYNCED_FALLBACK_MS = 1000;
 
 export class CollabProvider extends ObservableV2<ProviderEvents> {
   readonly doc: Y.Doc;
@@ -145,6 +153,11 @@ export class CollabProvider extends ObservableV2<ProviderEvents> {
   private lastStatus: ProviderStatus | null = null;
   private destroyed = false;
   private isSynced = false;
+  /** The broadcaster has sent SYNCED at least once: no fallback needed any more. */
+  private serverSendsSynced = false;
+  private syncedFallback: TimerHandle | undefined = undefined;
+  /** Version of the last STATE: ITEMs with it and an empty op id are that state's items. */
+  private stateItemsVersion: number | undefined = undefined;
   private wantConnected = false;
   private savedLocalState: Record<string, unknown> | null = null;
 
@@ -558,8 +571,7 @@ export class CollabProvider extends ObservableV2<ProviderEvents> {
     this.expectingState = false;
     this.announcePresence();
     if (this.lastVersion !== undefined) {
-      this.isSynced = true;
-      this.emit('synced', [{ version: this.lastVersion }]);
+      this.awaitSynced(); // resumed: the replay of what was missed, then SYNCED
     }
     this.updateStatus();
   }
@@ -568,6 +580,8 @@ export class CollabProvider extends ObservableV2<ProviderEvents> {
     // Others' presence is kept over a dropped read link: it is not replayed
     // on reconnect, and y-protocols drops states not renewed within 30 s.
     this.isSynced = false;
+    this.stateItemsVersion = undefined;
+    this.cancelSyncedFallback();
     this.updateStatus();
   }
 
@@ -608,7 +622,9 @@ export class CollabProvider extends ObservableV2<ProviderEvents> {
         }
         break;
       case 'item':
-        if (this.acceptVersion(message.version)) {
+        if (message.opId === '' && message.version === this.stateItemsVersion) {
+          this.onItem(message.itemJson); // an item of the STATE just applied
+        } else if (this.acceptVersion(message.version)) {
           this.lastVersion = message.version;
           this.onItem(message.itemJson);
         }
@@ -622,7 +638,12 @@ export class CollabProvider extends ObservableV2<ProviderEvents> {
         break;
       case 'resync':
         this.expectingState = true;
+        this.isSynced = false;
+        this.cancelSyncedFallback();
         this.emit('resync', [{ reason: message.reason }]);
+        break;
+      case 'synced':
+        this.onSynced(message.version);
         break;
       case 'error':
         this.emitError(message.code, message.message, 'read');
@@ -647,9 +668,62 @@ export class CollabProvider extends ObservableV2<ProviderEvents> {
     }
     this.lastVersion = version;
     this.expectingState = false;
+    this.stateItemsVersion = version;
     this.sendUnsentLocalChanges(update);
+    this.awaitSynced(); // the state's items and the presence come first, then SYNCED
+  }
+
+  /** The broadcaster says this reader is caught up as of `version`. */
+  private onSynced(version: number): void {
+    this.serverSendsSynced = true;
+    this.cancelSyncedFallback();
+    this.stateItemsVersion = undefined;
+    if (this.lastVersion === undefined || this.expectingState) {
+      this.emitError('bad_frame', 'SYNCED before a STATE', 'read');
+      this.readLink.restart('SYNCED before a STATE');
+      return;
+    }
+    if (version > this.lastVersion) {
+      // Caught up to a version whose ops never arrived: resume from ours.
+      this.emitError('gap', `SYNCED at ${version}, applied ${this.lastVersion}: resuming`, 'read');
+      this.readLink.restart('gap');
+      return;
+    }
+    this.markSynced();
+  }
+
+  private markSynced(): void {
+    if (this.lastVersion === undefined) {
+      return;
+    }
     this.isSynced = true;
-    this.emit('synced', [{ version }]);
+    this.emit('synced', [{ version: this.lastVersion }]);
+  }
+
+  /**
+   * Waits for SYNCED; a server that has not sent one yet may be one that
+   * never does, so a timer declares the provider synced after
+   * `syncedFallbackMs` unless SYNCED came first.
+   */
+  private awaitSynced(): void {
+    this.isSynced = false;
+    this.cancelSyncedFallback();
+    if (this.serverSendsSynced) {
+      return;
+    }
+    this.syncedFallback = this.timers.setTimeout(() => {
+      this.syncedFallback = undefined;
+      if (!this.isSynced && !this.expectingState) {
+        this.markSynced();
+      }
+    }, this.options.syncedFallbackMs ?? DEFAULT_SYNCED_FALLBACK_MS);
+  }
+
+  private cancelSyncedFallback(): void {
+    if (this.syncedFallback !== undefined) {
+      this.timers.clearTimeout(this.syncedFallback);
+      this.syncedFallback = undefined;
+    }
   }
 
   /**

@@ -18,12 +18,12 @@ function fakeFetch(answers) {
 }
 
 test('login posts the credentials and returns the answer', async () => {
-  const { calls, fetchImpl } = fakeFetch([[200, { token: 't1', user_id: 'u1' }]]);
+  const { calls, fetchImpl } = fakeFetch([[200, { access_token: 't1', user_id: 'u1' }]]);
   const result = await login(
     { url: 'http://127.0.0.1:1/', username: 'alice', password: 'pw' },
     fetchImpl,
   );
-  assert.deepEqual(result, { token: 't1', user_id: 'u1' });
+  assert.deepEqual(result, { access_token: 't1', user_id: 'u1' });
   assert.deepEqual(calls, [
     { url: 'http://127.0.0.1:1/v1/login', body: { username: 'alice', password: 'pw' } },
   ]);
@@ -40,7 +40,7 @@ test('login failures are LoginErrors with status and code', async () => {
     login(opts, fetchImpl),
     (e) => e instanceof LoginError && e.status === 401 && e.code === 'bad_credentials',
   );
-  await assert.rejects(login(opts, fetchImpl), /no token/);
+  await assert.rejects(login(opts, fetchImpl), /no access_token/);
   await assert.rejects(login(opts, fetchImpl), (e) => e instanceof LoginError && e.status === 500);
 });
 
@@ -49,9 +49,9 @@ test('a login token is renewed before it expires and after invalidate()', async 
   const soon = fakeJwt('alice', Math.floor(now / 1000) + 30); // inside the renewal minute
   const later = fakeJwt('alice', Math.floor(now / 1000) + 3600);
   const { calls, fetchImpl } = fakeFetch([
-    [200, { token: soon }],
-    [200, { token: later }],
-    [200, { token: 'x.y.z' }],
+    [200, { access_token: soon }],
+    [200, { access_token: later }],
+    [200, { access_token: 'x.y.z' }],
   ]);
   const source = new TokenSource({
     login: { url: 'http://127.0.0.1:1', username: 'a', password: 'b' },

@@ -26,6 +26,7 @@ export const T = {
   MERGED: 49,
   ITEM: 50,
   RESYNC: 51,
+  SYNCED: 52,
 };
 
 function frame(type, write) {
@@ -80,6 +81,7 @@ export const wire = {
       encoding.writeVarString(e, json);
     }),
   resync: (reason) => frame(T.RESYNC, (e) => encoding.writeVarString(e, reason)),
+  synced: (version) => frame(T.SYNCED, (e) => encoding.writeVarUint(e, version)),
   awareness: (update) => frame(T.AWARENESS, (e) => encoding.writeVarUint8Array(e, update)),
 };
 
@@ -145,6 +147,8 @@ export class FakeBackend {
         ydoc: new Y.Doc(),
         version: 0,
         log: [],
+        /** item id -> the newest item state JSON (sent after a STATE). */
+        items: new Map(),
         opIds: new Set(),
         readers: new Set(),
         offset: 0,
@@ -175,6 +179,9 @@ export class FakeBackend {
     d.version++;
     const full = { ...entry, version: d.version, ingestTimeMs: Date.now() };
     d.log.push(full);
+    if (entry.kind === 'item') {
+      d.items.set(JSON.parse(entry.json).item_id, entry.json);
+    }
     for (const reader of d.readers) {
       reader.deliver(full);
     }
@@ -235,6 +242,8 @@ export async function startFakes() {
     skipVersions: new Set(),
     /** Oldest version the broadcaster can still replay; older `since` gets a STATE. */
     historyFrom: 1,
+    /** Whether the broadcaster sends SYNCED (false: an older server, the client's fallback). */
+    sendSynced: true,
     tokenTransports: [],
   };
 
@@ -264,7 +273,14 @@ export async function startFakes() {
         const token = fakeJwt(creds.username, Math.floor(Date.now() / 1000) + 3600);
         fakes.validTokens.add(token);
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ token, user_id: creds.username }));
+        res.end(
+          JSON.stringify({
+            access_token: token,
+            token_type: 'Bearer',
+            expires_in: 3600,
+            user: { id: creds.username, username: creds.username },
+          }),
+        );
       });
       return;
     }
@@ -401,19 +417,27 @@ export async function startFakes() {
     const since = sinceText === null ? null : Number(sinceText);
     if (since !== null && since >= fakes.historyFrom - 1 && since <= d.version) {
       for (const entry of d.log) if (entry.version > since) reader.deliver(entry);
+      if (fakes.sendSynced) reader.send(wire.synced(d.version));
     } else {
-      reader.send(wire.state(d.version, Y.encodeStateAsUpdate(d.ydoc)));
+      sendState(reader, d);
     }
     d.readers.add(reader);
     ws.on('close', () => d.readers.delete(reader));
   }
 
-  /** Sends RESYNC + STATE to every reader of a document. */
+  /** STATE, one ITEM per item (the state's version, empty op id), SYNCED. */
+  function sendState(reader, d) {
+    reader.send(wire.state(d.version, Y.encodeStateAsUpdate(d.ydoc)));
+    for (const json of d.items.values()) reader.send(wire.item(d.version, '', 0, json));
+    if (fakes.sendSynced) reader.send(wire.synced(d.version));
+  }
+
+  /** Sends RESYNC + STATE (+ items, SYNCED) to every reader of a document. */
   fakes.resync = (docId, reason) => {
     const d = backend.doc(docId);
     for (const reader of d.readers) {
       reader.send(wire.resync(reason));
-      reader.send(wire.state(d.version, Y.encodeStateAsUpdate(d.ydoc)));
+      sendState(reader, d);
     }
   };
 

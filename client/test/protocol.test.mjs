@@ -134,6 +134,7 @@ test('server messages decode', () => {
     type: 'resync',
     reason: 'slow',
   });
+  assert.deepEqual(decodeBroadcasterMessage(wire.synced(300)), { type: 'synced', version: 300 });
   assert.deepEqual(decodeBroadcasterMessage(wire.state(0, new Uint8Array([0, 0]))), {
     type: 'state',
     version: 0,

@@ -183,7 +183,7 @@ test('a dropped read connection resumes with since = the last version', async ()
   await waitFor(() => a.text.toString() === 'v1 v2 v3', 'a caught up');
   assert.equal(new URL(fakes.readUrls[readsBefore]).searchParams.get('since'), '1');
   assert.equal(a.provider.version, 3);
-  assert.deepEqual(synced, [1], 'resumed: no STATE, synced at the version it had');
+  assert.deepEqual(synced, [3], 'resumed: no STATE, the replay, then SYNCED at the newest version');
 
   fakes.dropReaders();
   await waitFor(() => fakes.readUrls.length > readsBefore + 1, 'read reconnect');
@@ -589,4 +589,62 @@ test('destroying the Y.Doc destroys its provider; the unsent batch stays in the 
   const stored = await store.loadOps(docId);
   assert.equal(stored.length, 1);
   await assert.rejects(a.provider.flush(), /destroyed/);
+});
+
+test('subscribing: the STATE, its items, then SYNCED fires `synced`', async () => {
+  const docId = newDocId();
+  const a = connect(docId);
+  await connected(a.provider);
+  a.text.insert(0, 'hello');
+  await a.provider.flush();
+  fakes.backend.publishItem(docId, {
+    item_id: 'color',
+    policy: 'manual',
+    version: 2,
+    revision: 1,
+    vector_clock: { 7: 1 },
+    conflict: false,
+    value_base64: Buffer.from('red').toString('base64'),
+    timestamp_ms: 1716035760000,
+    client_id: 7,
+    siblings: [],
+  });
+  await waitFor(() => a.provider.version === 2, 'a at version 2');
+
+  const b = connect(docId, { connect: false });
+  const seen = [];
+  b.provider.on('item', (e) => seen.push(`item ${e.itemId}`));
+  b.provider.on('synced', (e) => {
+    seen.push(`synced ${e.version} ${b.text.toString()} ${b.provider.getItem('color')?.itemId}`);
+  });
+  b.provider.connect();
+  await waitFor(() => b.provider.synced, 'b synced');
+  assert.deepEqual(seen, ['item color', 'synced 2 hello color']);
+  assert.equal(b.provider.version, 2, 'the state items do not advance the version');
+  assert.deepEqual(b.errors, []);
+});
+
+test('SYNCED ahead of the versions applied is a gap: the reader resumes', async () => {
+  const docId = newDocId();
+  const a = connect(docId);
+  await connected(a.provider);
+  a.text.insert(0, 'x');
+  await a.provider.flush();
+  await waitFor(() => a.provider.version === 1, 'a at version 1');
+  const readsBefore = fakes.readUrls.length;
+  fakes.sendToReaders(docId, wire.synced(5));
+  await waitFor(() => a.errors.some((e) => e.code === 'gap'), 'gap reported');
+  await waitFor(() => fakes.readUrls.length > readsBefore, 'read reconnect');
+  assert.equal(new URL(fakes.readUrls.at(-1)).searchParams.get('since'), '1');
+  await connected(a.provider);
+});
+
+test('a broadcaster that never sends SYNCED: synced after the fallback delay', async () => {
+  fakes.sendSynced = false;
+  const docId = newDocId();
+  const a = connect(docId, { syncedFallbackMs: 30 });
+  await connected(a.provider); // `synced` came from the fallback timer
+  a.text.insert(0, 'still works');
+  await a.provider.flush();
+  await waitFor(() => a.provider.version === 1, 'merged op applied');
 });

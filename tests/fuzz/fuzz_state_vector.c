@@ -36,8 +36,8 @@ static crdt_doc *fuzz_sample_doc(void)
             crdt_doc_free(doc);
         }
         doc = author;
-        if (crdt_text_insert(doc, "text", 0, sample_text, strlen(sample_text), NULL, NULL,
-                             NULL) != CRDT_OK ||
+        if (crdt_text_insert(doc, "text", 0, sample_text, strlen(sample_text), NULL, NULL, NULL) !=
+                CRDT_OK ||
             crdt_text_delete(doc, "text", client, 1, NULL, NULL) != CRDT_OK ||
             crdt_text_format(doc, "text", 0, 2, "{\"bold\":true}", NULL, NULL) != CRDT_OK ||
             crdt_map_set(doc, "m", "k", "[1,\"two\",{\"three\":3}]", NULL, NULL) != CRDT_OK ||

@@ -80,8 +80,8 @@ static uint8_t *fuzz_state_vector(const crdt_doc *doc, size_t *len)
     return sv;
 }
 
-static void fuzz_check_decoded(const uint8_t *sv, size_t sv_len, const uint8_t *v1,
-                               size_t v1_len, const uint8_t *update, size_t len, int v2, int gc)
+static void fuzz_check_decoded(const uint8_t *sv, size_t sv_len, const uint8_t *v1, size_t v1_len,
+                               const uint8_t *update, size_t len, int v2, int gc, int exact)
 {
     crdt_options opts;
     fuzz_options(&opts, gc);
@@ -97,6 +97,10 @@ static void fuzz_check_decoded(const uint8_t *sv, size_t sv_len, const uint8_t *
     if (st != CRDT_OK)
         fuzz_fail(v2 ? "the engine cannot decode its own v2 encoding"
                      : "the engine cannot decode its own v1 encoding");
+    if (!exact) {
+        crdt_doc_free(copy);
+        return;
+    }
     size_t copy_sv_len = 0;
     uint8_t *copy_sv = fuzz_state_vector(copy, &copy_sv_len);
     if (copy_sv_len != sv_len || memcmp(copy_sv, sv, sv_len) != 0)
@@ -112,7 +116,7 @@ static void fuzz_check_decoded(const uint8_t *sv, size_t sv_len, const uint8_t *
     crdt_doc_free(copy);
 }
 
-void fuzz_check_roundtrip(const crdt_doc *doc, int gc)
+void fuzz_check_roundtrip(const crdt_doc *doc, int gc, int exact)
 {
     size_t sv_len = 0;
     uint8_t *sv = fuzz_state_vector(doc, &sv_len);
@@ -122,8 +126,8 @@ void fuzz_check_roundtrip(const crdt_doc *doc, int gc)
         fuzz_fail("crdt_encode_state failed on a valid document");
     if (crdt_encode_state_v2(doc, NULL, 0, &v2, &v2_len) != CRDT_OK)
         fuzz_fail("crdt_encode_state_v2 failed on a valid document");
-    fuzz_check_decoded(sv, sv_len, v1, v1_len, v1, v1_len, 0, gc);
-    fuzz_check_decoded(sv, sv_len, v1, v1_len, v2, v2_len, 1, gc);
+    fuzz_check_decoded(sv, sv_len, v1, v1_len, v1, v1_len, 0, gc, exact);
+    fuzz_check_decoded(sv, sv_len, v1, v1_len, v2, v2_len, 1, gc, exact);
     free(v2);
     free(v1);
     free(sv);

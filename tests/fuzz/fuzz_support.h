@@ -34,8 +34,11 @@ int fuzz_records_next(fuzz_records *r, const uint8_t **rec, size_t *rec_len);
 void fuzz_read_all(const crdt_doc *doc, const uint8_t *snapshot, size_t snapshot_len);
 
 /* Encodes doc (v1 and v2), decodes each into a new document and aborts unless that
- * succeeds with the same state vector and the same v1 encoding. */
-void fuzz_check_roundtrip(const crdt_doc *doc, int gc);
+ * succeeds. With exact set (nothing in doc waits for missing dependencies) the copy must
+ * also have the same state vector and the same v1 encoding. Not with pending structs:
+ * where they are integrated depends on what arrives with them, so Yjs itself re-encodes
+ * such a state differently after a round trip. */
+void fuzz_check_roundtrip(const crdt_doc *doc, int gc, int exact);
 
 /* Aborts with a message naming the violated property. */
 void fuzz_fail(const char *what);

@@ -46,6 +46,8 @@ static void on_delivery(void *userdata, void *msg_opaque, rd_kafka_resp_err_t er
     (void)partition;
     (void)offset;
     delivery *d = msg_opaque;
+    if (!d)
+        return; /* sent without waiting */
     d->err = err;
     d->done = 1;
 }
@@ -320,8 +322,9 @@ static int produce(bt_env *env, const char *key, const void *value, size_t len)
     return d.done && d.err == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
 }
 
-int bt_send_merged(bt_env *env, const char *doc_id, int64_t version, const char *op_id,
-                   enum cavro_merged_kind kind, const uint8_t *payload, size_t len)
+static uint8_t *encode_merged(bt_env *env, const char *doc_id, int64_t version, const char *op_id,
+                              enum cavro_merged_kind kind, const uint8_t *payload, size_t len,
+                              size_t *out_len)
 {
     int64_t now_us = util_wall_ns() / 1000;
     struct cavro_merged_op m = {.doc_id = (char *)doc_id,
@@ -338,11 +341,40 @@ int bt_send_merged(bt_env *env, const char *doc_id, int64_t version, const char 
     char err[256];
     if (cavro_merged_op_encode(env->avro, &m, &bytes, &blen, err, sizeof err) != CAVRO_OK) {
         fprintf(stderr, "encode: %s\n", err);
-        return -1;
+        return NULL;
     }
-    int rc = produce(env, doc_id, bytes, blen);
+    *out_len = blen;
+    return bytes;
+}
+
+int bt_send_merged(bt_env *env, const char *doc_id, int64_t version, const char *op_id,
+                   enum cavro_merged_kind kind, const uint8_t *payload, size_t len)
+{
+    size_t blen;
+    uint8_t *bytes = encode_merged(env, doc_id, version, op_id, kind, payload, len, &blen);
+    int rc = bytes ? produce(env, doc_id, bytes, blen) : -1;
     free(bytes);
     return rc;
+}
+
+int bt_send_merged_nowait(bt_env *env, const char *doc_id, int64_t version, const char *op_id,
+                          const uint8_t *payload, size_t len)
+{
+    size_t blen;
+    uint8_t *bytes =
+        encode_merged(env, doc_id, version, op_id, CAVRO_MERGED_YJS_UPDATE, payload, len, &blen);
+    int rc = bytes && ckafka_producer_send(env->producer, env->topic, RD_KAFKA_PARTITION_UA, doc_id,
+                                           strlen(doc_id), bytes, blen, NULL,
+                                           5000) == RD_KAFKA_RESP_ERR_NO_ERROR
+                 ? 0
+                 : -1;
+    free(bytes);
+    return rc;
+}
+
+int bt_flush(bt_env *env)
+{
+    return ckafka_producer_flush(env->producer, 30000) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
 }
 
 int bt_send_raw(bt_env *env, const char *key, const void *value, size_t len)

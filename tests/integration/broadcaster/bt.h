@@ -70,6 +70,10 @@ int bt_grant(bt_env *env, const char *doc_id, const char *user_id, ustore_role r
 /* Produces a MergedOp and waits for its delivery report. 0 or -1. */
 int bt_send_merged(bt_env *env, const char *doc_id, int64_t version, const char *op_id,
                    enum cavro_merged_kind kind, const uint8_t *payload, size_t len);
+/* The same without waiting; bt_flush waits for every report. 0 or -1. */
+int bt_send_merged_nowait(bt_env *env, const char *doc_id, int64_t version, const char *op_id,
+                          const uint8_t *payload, size_t len);
+int bt_flush(bt_env *env);
 /* Produces raw bytes under key. 0 or -1. */
 int bt_send_raw(bt_env *env, const char *key, const void *value, size_t len);
 /* Stores an op in crdt_operations as the processor would. 0 or -1. */

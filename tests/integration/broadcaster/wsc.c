@@ -114,7 +114,7 @@ wsc *wsc_connect(int port, const char *target, const char *extra_headers, int rc
         return NULL;
     }
     int code = 0;
-    if (sscanf((const char *)c->buf, "HTTP/1.1 %d", &code) != 1)
+    if (sscanf((const char *)c->buf, "HTTP/1.%*d %d", &code) != 1)
         code = 0;
     *status = code;
     size_t head = (size_t)(end - (char *)c->buf) + 4;

@@ -71,6 +71,13 @@ describe('ingest authentication and HTTP API', () => {
     assert.equal(again.status, 409);
     assert.equal(again.json.error.code, 'document_exists');
 
+    const empty = await api(svc, 'POST', '/v1/documents', { token: bobToken, rawBody: '' });
+    assert.equal(empty.status, 400);
+    assert.equal(empty.json.error.code, 'invalid_json');
+    const tooBig = await api(svc, 'POST', '/v1/documents', { token: bobToken, rawBody: 'x'.repeat(70000) });
+    assert.equal(tooBig.status, 413);
+    assert.equal(tooBig.json.error.code, 'payload_too_large');
+
     const generated = await api(svc, 'POST', '/v1/documents', { token: bobToken, body: {} });
     assert.equal(generated.status, 201);
     assert.match(generated.json.id, /^[0-9a-f]{24}$/);

@@ -106,7 +106,11 @@ export async function startIngest({ db, topic, extraArgs = [] }) {
       if (exited) return exited;
       const done = new Promise((r) => child.once('exit', (code, sig) => r({ code, signal: sig })));
       child.kill(signal);
-      return Promise.race([done, sleep(30000).then(() => ({ code: 'timeout' }))]);
+      let timer;
+      const timeout = new Promise((r) => { timer = setTimeout(() => r({ code: 'timeout' }), 30000); });
+      const result = await Promise.race([done, timeout]);
+      clearTimeout(timer);
+      return result;
     },
   };
   await waitFor(async () => {

@@ -249,6 +249,33 @@ static void test_out_of_order_and_duplicates(void **state)
     crdt_doc_free(e);
 }
 
+static void test_reverse_delivery_chain(void **state)
+{
+    (void)state;
+    /* 300 typed characters delivered newest first: everything waits until the first one
+     * arrives, then the whole chain integrates. */
+    enum { N = 300 };
+    test_bytes ups[N];
+    crdt_doc *src = test_doc(6, 1);
+    for (int i = 0; i < N; i++) {
+        char c = (char)('a' + i % 26);
+        assert_int_equal(crdt_text_insert(src, "t", (uint64_t)i, &c, 1, NULL, &ups[i].p, &ups[i].n),
+                         CRDT_OK);
+    }
+    crdt_doc *d = test_doc(9, 1);
+    for (int i = N - 1; i > 0; i--)
+        test_apply(d, ups[i], CRDT_PENDING);
+    assert_true(crdt_doc_has_pending(d));
+    test_assert_text(d, "t", "");
+    test_apply(d, ups[0], CRDT_APPLIED);
+    assert_false(crdt_doc_has_pending(d));
+    test_assert_same_state(d, src);
+    for (int i = 0; i < N; i++)
+        free(ups[i].p);
+    crdt_doc_free(src);
+    crdt_doc_free(d);
+}
+
 static void test_pending_delete_set(void **state)
 {
     (void)state;
@@ -406,6 +433,49 @@ static void test_nested_types_and_gc(void **state)
     free(late.p);
 }
 
+static void test_every_content_kind(void **state)
+{
+    (void)state;
+    /* Root array "a" holding ContentJSON [1, undefined], ContentBinary [1,2], ContentEmbed
+     * {"x":1} and a sub-document (guid "g", opts {}); then a Y.Text, a Y.Map and a Y.Array
+     * nested in map "m", each with content. */
+    test_bytes u = test_hex("02 | 04 01 00"
+                            "| 02 01 01 61 02 01 31 09 75 6e 64 65 66 69 6e 65 64"
+                            "| 83 01 01 02 01 02"
+                            "| 85 01 02 07 7b 22 78 22 3a 31 7d"
+                            "| 89 01 03 01 67 76 00"
+                            "| 06 02 00"
+                            "| 27 01 01 6d 01 74 02"       /* m.t = Y.Text */
+                            "| 04 00 02 00 02 68 69"       /* "hi" in it */
+                            "| 27 01 01 6d 01 61 00"       /* m.a = Y.Array */
+                            "| 08 00 02 03 02 78 7d 05"    /* [true, 5] in (2,3) */
+                            "| 27 01 01 6d 01 6d 01"       /* m.m = Y.Map */
+                            "| 28 00 02 06 01 6b 01 76 00" /* m.m.k = {} in (2,6) */
+                            "| 00");
+    crdt_doc *d = test_doc(9, 1);
+    test_apply(d, u, CRDT_APPLIED);
+    char *s;
+    assert_int_equal(crdt_read_array_json(d, "a", NULL, 0, &s), CRDT_OK);
+    assert_string_equal(s, "[1,null,[1,2],{\"x\":1},{}]");
+    free(s);
+    assert_int_equal(crdt_read_map_json(d, "m", NULL, 0, &s), CRDT_OK);
+    assert_string_equal(s, "{\"t\":\"hi\",\"a\":[true,5],\"m\":{\"k\":{}}}");
+    free(s);
+    test_bytes v1 = test_state(d), v2 = {0};
+    assert_int_equal(crdt_encode_state_v2(d, NULL, 0, &v2.p, &v2.n), CRDT_OK);
+    crdt_doc *a = test_doc(9, 1), *b = test_doc(9, 1);
+    test_apply(a, v1, CRDT_APPLIED);
+    assert_int_equal(crdt_apply_update_v2(b, v2.p, v2.n, NULL), CRDT_OK);
+    test_assert_same_state(a, d);
+    test_assert_same_state(b, d);
+    free(u.p);
+    free(v1.p);
+    free(v2.p);
+    crdt_doc_free(a);
+    crdt_doc_free(b);
+    crdt_doc_free(d);
+}
+
 static void test_xml_fragment_string(void **state)
 {
     (void)state;
@@ -541,6 +611,27 @@ static void test_roots_read_as_empty(void **state)
     crdt_doc_free(d);
 }
 
+static void test_client_id_collision(void **state)
+{
+    (void)state;
+    /* Two replicas that picked the same client id: receiving structs of our own id makes the
+     * document move to a new id, so its next edits do not collide (as in Yjs). */
+    crdt_doc *a = test_doc(5, 1), *b = test_doc(5, 1);
+    test_bytes ua, ub;
+    assert_int_equal(crdt_text_insert(a, "t", 0, "a", 1, NULL, &ua.p, &ua.n), CRDT_OK);
+    test_apply(b, ua, CRDT_APPLIED);
+    assert_int_not_equal(crdt_doc_client_id(b), 5);
+    assert_int_equal(crdt_doc_client_id(a), 5);
+    assert_int_equal(crdt_text_insert(b, "t", 1, "b", 1, NULL, &ub.p, &ub.n), CRDT_OK);
+    test_apply(a, ub, CRDT_APPLIED);
+    test_assert_text(a, "t", "ab");
+    test_assert_same_state(a, b);
+    free(ua.p);
+    free(ub.p);
+    crdt_doc_free(a);
+    crdt_doc_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -550,16 +641,19 @@ int main(void)
         cmocka_unit_test(test_concurrent_inserts_converge),
         cmocka_unit_test(test_concurrent_map_writes),
         cmocka_unit_test(test_out_of_order_and_duplicates),
+        cmocka_unit_test(test_reverse_delivery_chain),
         cmocka_unit_test(test_pending_delete_set),
         cmocka_unit_test(test_contains_update),
         cmocka_unit_test(test_diff_against_state_vector),
         cmocka_unit_test(test_merge_updates),
         cmocka_unit_test(test_nested_types_and_gc),
+        cmocka_unit_test(test_every_content_kind),
         cmocka_unit_test(test_xml_fragment_string),
         cmocka_unit_test(test_formatting_delta),
         cmocka_unit_test(test_surrogate_split),
         cmocka_unit_test(test_snapshot_reads),
         cmocka_unit_test(test_roots_read_as_empty),
+        cmocka_unit_test(test_client_id_collision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,295 @@
+/*
+ * bc-fanout: the broadcaster's fan-out benchmark (bench/broadcaster/run.sh).
+ * Starts build/bin/broadcaster on its own topic and database (the
+ * integration tests' harness, tests/integration/broadcaster/bt.h), opens
+ * SUBSCRIBERS read connections spread over DOCS documents, then produces
+ * OPS merged operations per document to Kafka as fast as it can, and reads
+ * every connection with one epoll loop that checks each message is the next
+ * version. It measures messages delivered per second from the first
+ * MERGED received to the last, and prints a markdown section for
+ * docs/benchmarks.md on stdout (details on stderr).
+ *
+ *   bc-fanout SUBSCRIBERS DOCS OPS PAYLOAD_BYTES
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "crdt/lib0.h"
+#include "tests/integration/broadcaster/bt.h"
+
+typedef struct reader {
+    wsc *c;
+    int doc;
+    uint64_t next;    /* the version expected next; 0 until the STATE */
+    uint8_t *partial; /* bytes of an incomplete frame */
+    size_t partial_len;
+    bool done;
+} reader;
+
+typedef struct bench {
+    bt_env env;
+    int subscribers, docs, ops;
+    size_t payload;
+    char (*doc_ids)[160];
+    reader *readers;
+    uint64_t delivered, bad, resyncs;
+    int64_t first_ns, last_ns;
+    int finished;
+} bench;
+
+/* Consumes the whole frames in p[0..n); returns the bytes used. */
+static size_t frames(bench *b, reader *r, const uint8_t *p, size_t n)
+{
+    size_t used = 0;
+    while (n - used >= 2) {
+        const uint8_t *f = p + used;
+        uint64_t len = f[1] & 0x7f;
+        size_t head = 2;
+        if (len == 126) {
+            if (n - used < 4)
+                break;
+            len = ((uint64_t)f[2] << 8) | f[3];
+            head = 4;
+        } else if (len == 127) {
+            if (n - used < 10)
+                break;
+            len = 0;
+            for (int i = 0; i < 8; i++)
+                len = (len << 8) | f[2 + i];
+            head = 10;
+        }
+        if (n - used - head < len)
+            break;
+        crdt_rd rd;
+        crdt_rd_init(&rd, f + head, (size_t)len);
+        uint64_t type = crdt_rd_varuint(&rd);
+        if ((f[0] & 0x0f) == 0x2 && (type == 48 || type == 49)) {
+            uint64_t version = crdt_rd_varuint(&rd);
+            if (type == 48) {
+                r->next = version + 1;
+            } else if (version == r->next) {
+                r->next++;
+                b->delivered++;
+                int64_t now = util_now_ns();
+                if (!b->first_ns)
+                    b->first_ns = now;
+                b->last_ns = now;
+            } else {
+                b->bad++;
+            }
+            if (!r->done && r->next == (uint64_t)b->ops + 1) {
+                r->done = true;
+                b->finished++;
+            }
+        } else if (type == 51) {
+            b->resyncs++;
+        }
+        used += head + (size_t)len;
+    }
+    return used;
+}
+
+static void feed(bench *b, reader *r, const uint8_t *p, size_t n)
+{
+    if (r->partial_len) {
+        uint8_t *joined = realloc(r->partial, r->partial_len + n);
+        if (!joined)
+            abort();
+        memcpy(joined + r->partial_len, p, n);
+        r->partial = joined;
+        size_t total = r->partial_len + n;
+        size_t used = frames(b, r, joined, total);
+        memmove(r->partial, r->partial + used, total - used);
+        r->partial_len = total - used;
+        return;
+    }
+    size_t used = frames(b, r, p, n);
+    if (used < n) {
+        r->partial = realloc(r->partial, n - used);
+        if (!r->partial)
+            abort();
+        memcpy(r->partial, p + used, n - used);
+        r->partial_len = n - used;
+    }
+}
+
+static void *produce(void *arg)
+{
+    bench *b = arg;
+    uint8_t *payload = malloc(b->payload);
+    memset(payload, 'u', b->payload);
+    for (int v = 1; v <= b->ops; v++) {
+        for (int d = 0; d < b->docs; d++) {
+            char op[48];
+            snprintf(op, sizeof op, "op-%d-%d", d, v);
+            while (bt_send_merged_nowait(&b->env, b->doc_ids[d], v, op, payload, b->payload) != 0)
+                util_sleep_ms(1);
+        }
+    }
+    bt_flush(&b->env);
+    free(payload);
+    return NULL;
+}
+
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf(stderr, "usage: bc-fanout SUBSCRIBERS DOCS OPS PAYLOAD_BYTES\n");
+        return 2;
+    }
+    bench b = {.subscribers = atoi(argv[1]),
+               .docs = atoi(argv[2]),
+               .ops = atoi(argv[3]),
+               .payload = (size_t)atoi(argv[4])};
+    if (b.subscribers < 1 || b.docs < 1 || b.ops < 1 || b.docs > b.subscribers) {
+        fprintf(stderr, "bc-fanout: bad arguments\n");
+        return 2;
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (bt_env_init(&b.env, "fanout", 6) != 0)
+        return 1;
+    ustore_user user;
+    char *token = NULL;
+    b.doc_ids = calloc((size_t)b.docs, sizeof *b.doc_ids);
+    b.readers = calloc((size_t)b.subscribers, sizeof *b.readers);
+    if (bt_user(&b.env, "bench", &user, &token) != 0)
+        return 1;
+    for (int d = 0; d < b.docs; d++) {
+        char name[32];
+        snprintf(name, sizeof name, "d%d", d);
+        bt_doc_id(&b.env, name, b.doc_ids[d], sizeof b.doc_ids[d]);
+        if (bt_doc(&b.env, b.doc_ids[d], user.id) != 0)
+            return 1;
+    }
+    const char *extra[] = {"--queue-max-messages",
+                           "1000000",
+                           "--queue-max-bytes",
+                           "256MiB",
+                           "--max-connections",
+                           "20000",
+                           "--log-level",
+                           "warn",
+                           NULL};
+    if (bt_start(&b.env, extra) != 0)
+        return 1;
+    fprintf(stderr, "broadcaster up (pid %d); opening %d connections\n", (int)b.env.pid,
+            b.subscribers);
+    int ep = epoll_create1(0);
+    int64_t t0 = util_now_ns();
+    for (int i = 0; i < b.subscribers; i++) {
+        reader *r = &b.readers[i];
+        r->doc = i % b.docs;
+        int status = 0;
+        r->c = bt_connect(&b.env, b.doc_ids[r->doc], token, -1, 0, &status);
+        if (!r->c) {
+            fprintf(stderr, "connection %d refused: %d\n", i, status);
+            return 1;
+        }
+        fcntl(r->c->fd, F_SETFL, fcntl(r->c->fd, F_GETFL) | O_NONBLOCK);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = r};
+        epoll_ctl(ep, EPOLL_CTL_ADD, r->c->fd, &ev);
+        if (r->c->len) { /* bytes wsc read past the handshake */
+            feed(&b, r, r->c->buf, r->c->len);
+            r->c->len = 0;
+        }
+    }
+    fprintf(stderr, "connected in %.1f s; waiting for every STATE\n",
+            (double)(util_now_ns() - t0) / 1e9);
+    static uint8_t buf[1 << 16];
+    struct epoll_event evs[256];
+    int64_t deadline = util_now_ms() + 120000;
+    int with_state = 0;
+    while (with_state < b.subscribers && util_now_ms() < deadline) {
+        int n = epoll_wait(ep, evs, 256, 100);
+        for (int i = 0; i < n; i++) {
+            reader *r = evs[i].data.ptr;
+            ssize_t got = read(r->c->fd, buf, sizeof buf);
+            if (got > 0) {
+                bool had = r->next != 0;
+                feed(&b, r, buf, (size_t)got);
+                with_state += !had && r->next != 0;
+            }
+        }
+    }
+    double cpu0 = cpu_seconds(b.env.pid);
+    pthread_t producer;
+    pthread_create(&producer, NULL, produce, &b);
+    uint64_t expected = (uint64_t)b.subscribers * (uint64_t)b.ops;
+    deadline = util_now_ms() + 600000;
+    while (b.finished < b.subscribers && util_now_ms() < deadline && b.bad == 0) {
+        int n = epoll_wait(ep, evs, 256, 100);
+        for (int i = 0; i < n; i++) {
+            reader *r = evs[i].data.ptr;
+            for (;;) {
+                ssize_t got = read(r->c->fd, buf, sizeof buf);
+                if (got <= 0)
+                    break;
+                feed(&b, r, buf, (size_t)got);
+                if ((size_t)got < sizeof buf)
+                    break;
+            }
+        }
+    }
+    double cpu1 = cpu_seconds(b.env.pid);
+    pthread_join(producer, NULL);
+    double secs = (double)(b.last_ns - b.first_ns) / 1e9;
+    double rate = secs > 0 ? (double)b.delivered / secs : 0;
+    double e2e_count = bt_metric(&b.env, "broadcaster_e2e_latency_seconds_count");
+    double e2e_sum = bt_metric(&b.env, "broadcaster_e2e_latency_seconds_sum");
+    fprintf(stderr,
+            "delivered %llu of %llu in %.2f s: %.0f msg/s; out of order %llu, resyncs %llu; "
+            "broadcaster CPU %.2f s\n",
+            (unsigned long long)b.delivered, (unsigned long long)expected, secs, rate,
+            (unsigned long long)b.bad, (unsigned long long)b.resyncs, cpu1 - cpu0);
+    char when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%d", gmtime(&now));
+    printf("| %s | %d | %d | %d | %zu | %llu / %llu | %.2f | **%.0f** | %.1f | %llu | %llu | %.2f |"
+           " %.1f |\n",
+           when, b.subscribers, b.docs, b.ops, b.payload, (unsigned long long)b.delivered,
+           (unsigned long long)expected, secs, rate, rate * (double)(b.payload + 20) / 1e6,
+           (unsigned long long)b.bad, (unsigned long long)b.resyncs, cpu1 - cpu0,
+           e2e_count > 0 ? 1000.0 * e2e_sum / e2e_count : -1.0);
+    for (int i = 0; i < b.subscribers; i++) {
+        wsc_close(b.readers[i].c);
+        free(b.readers[i].partial);
+    }
+    close(ep);
+    free(b.readers);
+    free(b.doc_ids);
+    free(token);
+    int code = bt_stop(&b.env, 30000);
+    bt_env_free(&b.env);
+    return b.delivered == expected && b.bad == 0 && code == 0 ? 0 : 1;
+}

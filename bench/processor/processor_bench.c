@@ -1,0 +1,600 @@
+/*
+ * processor_bench: measures the processor service (the real binary, run as a
+ * child process against the real Kafka, MongoDB and Redis, views on) in three
+ * modes, each on its own fresh topics and database:
+ *
+ *   throughput  N ops over D documents are put into collab.ops first; then
+ *               the processor starts and drains the backlog. ops/s = N / time
+ *               from its first merged record to its last one (read_committed),
+ *               plus the time until crdt_operations holds all N (views).
+ *   latency     ops produced at a fixed rate (BENCH_RATE, default 5000/s) for
+ *               BENCH_SECONDS; latency of an op = when a read_committed
+ *               consumer of collab.merged receives its merged record minus
+ *               its ingest_time_us (so it includes the consumer's fetch, an
+ *               upper bound of "until committed"); p50/p99/p99.9/max.
+ *   recovery    D documents with a snapshot each, and R merged records after
+ *               the snapshots in collab.merged; the processor starts, gets
+ *               every partition and recovers them (snapshot + log replay) before
+ *               merging. Reported: the sum of its per-partition recovery times
+ *               and the wall time from assignment to the last partition
+ *               recovered (its own log lines), records replayed and gaps; then
+ *               a sample of documents is checked in Redis (version D's last).
+ *
+ * Prints one JSON object per mode on stdout. bench/processor/run.sh runs all
+ * three and writes docs/benchmarks.md.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/avro_registry.h"
+#include "common/docstore.h"
+#include "common/kafka_admin.h"
+#include "common/kafka_consumer.h"
+#include "common/kafka_producer.h"
+#include "common/util.h"
+#include "crdt/crdt.h"
+
+typedef struct bench {
+    const char *mode;
+    const char *brokers, *mongo_uri, *redis_url, *bin_dir;
+    char run[64], ops_topic[128], merged_topic[128], dlq_topic[128], group[128], snap_group[128];
+    char db[128], log_path[512];
+    int partitions;
+    clog *log;
+    struct cavro_registry *avro;
+    ckafka_producer *producer;
+    cmongo *mongo;
+    credis *redis;
+    docstore *ds;
+    pid_t processor;
+} bench;
+
+static const char *env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+static long env_long(const char *name, long fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? atol(v) : fallback;
+}
+
+static void die(const char *what, const char *why)
+{
+    fprintf(stderr, "processor_bench: %s: %s\n", what, why);
+    exit(1);
+}
+
+static void setup(bench *b, const char *mode)
+{
+    memset(b, 0, sizeof *b);
+    b->mode = mode;
+    b->brokers = env_or("COLLAB_KAFKA_BROKERS", "127.0.0.1:9092");
+    b->mongo_uri = env_or("COLLAB_MONGO_URI", "mongodb://127.0.0.1:27017");
+    b->redis_url = env_or("COLLAB_REDIS_URL", "redis://127.0.0.1:6379");
+    b->bin_dir = env_or("BENCH_BIN_DIR", "build-bench-processor/bin");
+    b->partitions = (int)env_long("BENCH_PARTITIONS", 6);
+    snprintf(b->run, sizeof b->run, "%s-%ld-%lld", mode, (long)getpid(),
+             (long long)(util_wall_ns() / 1000000 % 100000000));
+    snprintf(b->ops_topic, sizeof b->ops_topic, "bench.ops.%s", b->run);
+    snprintf(b->merged_topic, sizeof b->merged_topic, "bench.merged.%s", b->run);
+    snprintf(b->dlq_topic, sizeof b->dlq_topic, "bench.dlq.%s", b->run);
+    snprintf(b->group, sizeof b->group, "bench-processor-%s", b->run);
+    snprintf(b->snap_group, sizeof b->snap_group, "bench-snapshotter-%s", b->run);
+    snprintf(b->db, sizeof b->db, "bench_%s", b->run);
+    for (char *p = b->db; *p; p++)
+        if (*p == '-')
+            *p = '_';
+    snprintf(b->log_path, sizeof b->log_path, "%s/../bench-processor-%s.log", b->bin_dir, b->run);
+    b->log = clog_new("processor-bench", CLOG_WARN, 2);
+    char err[512];
+    if (cavro_registry_new_builtin(&b->avro, err, sizeof err) != CAVRO_OK)
+        die("avro", err);
+    ckafka_admin *admin = ckafka_admin_new(b->brokers, b->log, err, sizeof err);
+    if (!admin ||
+        ckafka_topic_create(admin, b->ops_topic, b->partitions, 1, NULL, 30000, err, sizeof err) ||
+        ckafka_topic_create(admin, b->merged_topic, b->partitions, 1, NULL, 30000, err,
+                            sizeof err) ||
+        ckafka_topic_create(admin, b->dlq_topic, 1, 1, NULL, 30000, err, sizeof err))
+        die("topics", err);
+    ckafka_admin_free(admin);
+    const char *pconf[] = {"linger.ms", mode[0] == 'l' ? "0" : "20",    "batch.num.messages",
+                           "10000",     "queue.buffering.max.messages", "1000000",
+                           NULL};
+    ckafka_producer_opts po = {
+        .brokers = b->brokers, .client_id = "bench", .log = b->log, .extra_config = pconf};
+    b->producer = ckafka_producer_new(&po, err, sizeof err);
+    if (!b->producer)
+        die("producer", err);
+    cmongo_opts mo = {.uri = b->mongo_uri, .db = b->db, .log = b->log};
+    b->mongo = cmongo_new(&mo, err, sizeof err);
+    credis_opts ro = {.url = b->redis_url, .log = b->log};
+    b->redis = b->mongo ? credis_new(&ro, err, sizeof err) : NULL;
+    if (!b->redis)
+        die("stores", err);
+    b->ds = docstore_new(b->mongo, b->redis, b->avro, b->log);
+    if (docstore_ensure_indexes(b->ds, err, sizeof err) != DOCSTORE_OK)
+        die("indexes", err);
+}
+
+static void teardown(bench *b)
+{
+    char err[512];
+    ckafka_admin *admin = ckafka_admin_new(b->brokers, b->log, err, sizeof err);
+    if (admin) {
+        ckafka_topic_delete(admin, b->ops_topic, 30000, err, sizeof err);
+        ckafka_topic_delete(admin, b->merged_topic, 30000, err, sizeof err);
+        ckafka_topic_delete(admin, b->dlq_topic, 30000, err, sizeof err);
+        ckafka_admin_free(admin);
+    }
+    mongoc_client_t *client = cmongo_acquire(b->mongo);
+    mongoc_database_t *db = mongoc_client_get_database(client, b->db);
+    bson_error_t error;
+    mongoc_database_drop(db, &error);
+    mongoc_database_destroy(db);
+    cmongo_release(b->mongo, client);
+    ckafka_producer_free(b->producer);
+    docstore_free(b->ds);
+    credis_free(b->redis);
+    cmongo_free(b->mongo);
+    cavro_registry_free(b->avro);
+    clog_free(b->log);
+}
+
+static void start_processor(bench *b)
+{
+    char path[512], partitions[16];
+    snprintf(path, sizeof path, "%s/processor", b->bin_dir);
+    snprintf(partitions, sizeof partitions, "%d", b->partitions);
+    const char *argv[] = {path,
+                          "--kafka-brokers",
+                          b->brokers,
+                          "--mongo-uri",
+                          b->mongo_uri,
+                          "--mongo-db",
+                          b->db,
+                          "--redis-url",
+                          b->redis_url,
+                          "--metrics-listen",
+                          "127.0.0.1:0",
+                          "--instance-id",
+                          "bench",
+                          "--ops-topic",
+                          b->ops_topic,
+                          "--merged-topic",
+                          b->merged_topic,
+                          "--dlq-topic",
+                          b->dlq_topic,
+                          "--group-id",
+                          b->group,
+                          "--snapshotter-group",
+                          b->snap_group,
+                          "--transactional-id",
+                          b->run,
+                          "--partitions",
+                          partitions,
+                          NULL};
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(b->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            dup2(fd, 1);
+            close(fd);
+        }
+        execv(path, (char *const *)argv);
+        _exit(127);
+    }
+    b->processor = pid;
+}
+
+static void stop_processor(bench *b)
+{
+    if (b->processor <= 0)
+        return;
+    kill(b->processor, SIGTERM);
+    waitpid(b->processor, NULL, 0);
+    b->processor = 0;
+}
+
+static void send_op(bench *b, const char *doc, const char *op_id, int64_t client,
+                    const uint8_t *update, size_t len)
+{
+    struct cavro_client_op op = {.doc_id = (char *)doc,
+                                 .op_id = (char *)op_id,
+                                 .client_id = client,
+                                 .user_id = "bench",
+                                 .kind = CAVRO_OP_YJS_UPDATE,
+                                 .payload = {(uint8_t *)update, len},
+                                 .client_time_us = util_wall_ns() / 1000,
+                                 .ingest_node = "bench"};
+    op.ingest_time_us = util_wall_ns() / 1000;
+    uint8_t *value;
+    size_t value_len;
+    char err[256];
+    if (cavro_client_op_encode(b->avro, &op, &value, &value_len, err, sizeof err) != CAVRO_OK)
+        die("encode", err);
+    if (ckafka_producer_send(b->producer, b->ops_topic, RD_KAFKA_PARTITION_UA, doc, strlen(doc),
+                             value, value_len, NULL, 60000))
+        die("produce", "queue full");
+    free(value);
+}
+
+/* Documents typed into by one client each: an op appends one character. */
+typedef struct typist {
+    char doc[160];
+    crdt_doc *crdt;
+    uint64_t len;
+    uint64_t ops;
+} typist;
+
+static typist *typists_new(bench *b, size_t n, const char *prefix)
+{
+    typist *t = calloc(n, sizeof *t);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(t[i].doc, sizeof t[i].doc, "%s-%s-%zu", b->run, prefix, i);
+        crdt_options o;
+        crdt_options_init(&o);
+        o.client_id = 10000 + i;
+        if (crdt_doc_new(&o, &t[i].crdt) != CRDT_OK)
+            die("crdt", "new");
+    }
+    return t;
+}
+
+static void typists_free(typist *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        crdt_doc_free(t[i].crdt);
+    free(t);
+}
+
+static void type_one(bench *b, typist *t)
+{
+    uint8_t *u;
+    size_t len;
+    char c = (char)('a' + t->ops % 26);
+    if (crdt_text_insert(t->crdt, "text", t->len, &c, 1, NULL, &u, &len) != CRDT_OK)
+        die("crdt", "insert");
+    t->len++;
+    char op_id[64];
+    snprintf(op_id, sizeof op_id, "%" PRIu64 "-%" PRIu64, crdt_doc_client_id(t->crdt), t->ops++);
+    send_op(b, t->doc, op_id, (int64_t)crdt_doc_client_id(t->crdt), u, len);
+    free(u);
+}
+
+static ckafka_consumer *merged_reader(bench *b)
+{
+    char group[200], err[512];
+    snprintf(group, sizeof group, "bench-reader-%s", b->run);
+    const char *topics[] = {b->merged_topic, NULL};
+    const char *conf[] = {"fetch.wait.max.ms", "1", NULL};
+    ckafka_consumer_opts co = {.brokers = b->brokers,
+                               .group_id = group,
+                               .log = b->log,
+                               .topics = topics,
+                               .extra_config = conf};
+    ckafka_consumer *c = ckafka_consumer_new(&co, err, sizeof err);
+    if (!c)
+        die("consumer", err);
+    return c;
+}
+
+static int64_t count_ops(bench *b)
+{
+    mongoc_client_t *client = cmongo_acquire(b->mongo);
+    mongoc_collection_t *coll = cmongo_collection(b->mongo, client, "crdt_operations");
+    bson_t filter = BSON_INITIALIZER;
+    bson_error_t error;
+    int64_t n = mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL, &error);
+    mongoc_collection_destroy(coll);
+    cmongo_release(b->mongo, client);
+    return n;
+}
+
+static void run_throughput(bench *b)
+{
+    long n = env_long("BENCH_OPS", 200000);
+    size_t docs = (size_t)env_long("BENCH_DOCS", 1000);
+    typist *t = typists_new(b, docs, "tp");
+    int64_t g0 = util_now_ms();
+    for (long i = 0; i < n; i++)
+        type_one(b, &t[(size_t)i % docs]);
+    if (ckafka_producer_flush(b->producer, 120000))
+        die("flush", "timeout");
+    int64_t produce_ms = util_now_ms() - g0;
+    ckafka_consumer *c = merged_reader(b);
+    start_processor(b);
+    long got = 0;
+    int64_t first = 0, last = 0, deadline = util_now_ms() + 600000;
+    while (got < n && util_now_ms() < deadline) {
+        rd_kafka_resp_err_t err;
+        rd_kafka_message_t *m = ckafka_consumer_poll(c, 500, &err);
+        if (!m)
+            continue;
+        if (!first)
+            first = util_now_ns();
+        got++;
+        last = util_now_ns();
+        rd_kafka_message_destroy(m);
+    }
+    int64_t views_done = 0;
+    while (count_ops(b) < n && util_now_ms() < deadline)
+        util_sleep_ms(200);
+    views_done = util_now_ns();
+    stop_processor(b);
+    double secs = (double)(last - first) / 1e9;
+    double views_secs = (double)(views_done - first) / 1e9;
+    printf("{\"mode\":\"throughput\",\"ops\":%ld,\"documents\":%zu,\"partitions\":%d,"
+           "\"merged\":%ld,\"seconds\":%.3f,\"ops_per_second\":%.0f,"
+           "\"views_seconds\":%.3f,\"views_ops_per_second\":%.0f,\"produce_ms\":%lld}\n",
+           n, docs, b->partitions, got, secs, secs > 0 ? (double)got / secs : 0, views_secs,
+           views_secs > 0 ? (double)n / views_secs : 0, (long long)produce_ms);
+    ckafka_consumer_free(c);
+    typists_free(t, docs);
+}
+
+typedef struct pacer {
+    bench *b;
+    typist *t;
+    size_t docs;
+    long rate, total;
+} pacer;
+
+static void *pace(void *arg)
+{
+    pacer *p = arg;
+    int64_t start = util_now_ns();
+    for (long i = 0; i < p->total; i++) {
+        int64_t due = start + (int64_t)((double)i * 1e9 / (double)p->rate);
+        while (util_now_ns() < due) {
+            int64_t left = due - util_now_ns();
+            if (left > 200000)
+                util_sleep_ms(left / 1000000 > 0 ? left / 1000000 : 0);
+            ckafka_producer_poll(p->b->producer, 0);
+        }
+        type_one(p->b, &p->t[(size_t)i % p->docs]);
+    }
+    ckafka_producer_flush(p->b->producer, 60000);
+    return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void run_latency(bench *b)
+{
+    long rate = env_long("BENCH_RATE", 5000);
+    long seconds = env_long("BENCH_SECONDS", 20);
+    size_t docs = (size_t)env_long("BENCH_DOCS", 100);
+    typist *t = typists_new(b, docs, "lat");
+    ckafka_consumer *c = merged_reader(b);
+    start_processor(b);
+    /* warm up: the processor has joined and merges */
+    for (size_t i = 0; i < docs; i++)
+        type_one(b, &t[i]);
+    ckafka_producer_flush(b->producer, 60000);
+    long got = 0;
+    int64_t deadline = util_now_ms() + 120000;
+    while (got < (long)docs && util_now_ms() < deadline) {
+        rd_kafka_resp_err_t err;
+        rd_kafka_message_t *m = ckafka_consumer_poll(c, 200, &err);
+        if (m) {
+            got++;
+            rd_kafka_message_destroy(m);
+        }
+    }
+    pacer p = {.b = b, .t = t, .docs = docs, .rate = rate, .total = rate * seconds};
+    pthread_t thread;
+    pthread_create(&thread, NULL, pace, &p);
+    int64_t *lat = calloc((size_t)p.total, sizeof *lat);
+    long n = 0;
+    deadline = util_now_ms() + (seconds + 60) * 1000;
+    while (n < p.total && util_now_ms() < deadline) {
+        rd_kafka_resp_err_t err;
+        rd_kafka_message_t *m = ckafka_consumer_poll(c, 200, &err);
+        if (!m)
+            continue;
+        int64_t now_us = util_wall_ns() / 1000;
+        struct cavro_merged_op rec;
+        char why[256];
+        if (cavro_merged_op_decode(b->avro, m->payload, m->len, &rec, why, sizeof why) ==
+            CAVRO_OK) {
+            lat[n++] = now_us - rec.ingest_time_us;
+            cavro_merged_op_clear(&rec);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    pthread_join(thread, NULL);
+    stop_processor(b);
+    qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
+#define PCT(q) (n ? (double)lat[(size_t)((double)(n - 1) * (q))] / 1000.0 : 0)
+    printf("{\"mode\":\"latency\",\"rate\":%ld,\"seconds\":%ld,\"documents\":%zu,"
+           "\"received\":%ld,\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,"
+           "\"p999_ms\":%.2f,\"max_ms\":%.2f}\n",
+           rate, seconds, docs, n, PCT(0.5), PCT(0.9), PCT(0.99), PCT(0.999),
+           n ? (double)lat[n - 1] / 1000.0 : 0);
+#undef PCT
+    free(lat);
+    ckafka_consumer_free(c);
+    typists_free(t, docs);
+}
+
+static void put_merged(bench *b, const typist *t, int64_t version, const uint8_t *u, size_t len)
+{
+    char op_id[64];
+    snprintf(op_id, sizeof op_id, "r-%" PRId64, version);
+    struct cavro_merged_op m = {.doc_id = (char *)t->doc,
+                                .doc_version = version,
+                                .op_id = op_id,
+                                .kind = CAVRO_MERGED_YJS_UPDATE,
+                                .payload = {(uint8_t *)u, len},
+                                .user_id = "bench",
+                                .client_id = (int64_t)crdt_doc_client_id(t->crdt),
+                                .ingest_time_us = util_wall_ns() / 1000,
+                                .processed_time_us = util_wall_ns() / 1000,
+                                .source_partition = 0,
+                                .source_offset = version};
+    uint8_t *value;
+    size_t value_len;
+    char err[256];
+    if (cavro_merged_op_encode(b->avro, &m, &value, &value_len, err, sizeof err) != CAVRO_OK)
+        die("encode", err);
+    if (ckafka_producer_send(b->producer, b->merged_topic, RD_KAFKA_PARTITION_UA, t->doc,
+                             strlen(t->doc), value, value_len, NULL, 60000))
+        die("produce", "queue full");
+    free(value);
+}
+
+/* Sums "partition recovered" lines of the processor's log; true once count
+ * partitions are recovered. */
+static bool read_recovery_log(bench *b, int count, double *sum_s, int64_t *records, int64_t *gaps,
+                              double *first_assigned, double *last_recovered)
+{
+    FILE *f = fopen(b->log_path, "r");
+    if (!f)
+        return false;
+    char line[4096];
+    int recovered = 0;
+    *sum_s = 0;
+    *records = *gaps = 0;
+    *first_assigned = *last_recovered = 0;
+    while (fgets(line, sizeof line, f)) {
+        json_t *j = json_loads(line, 0, NULL);
+        if (!j)
+            continue;
+        const char *msg = json_string_value(json_object_get(j, "msg"));
+        const char *ts = json_string_value(json_object_get(j, "ts"));
+        double at = 0;
+        if (ts && strlen(ts) >= 23) /* seconds of the day, enough for one run */
+            at = atof(ts + 11) * 3600 + atof(ts + 14) * 60 + atof(ts + 17);
+        if (msg && strcmp(msg, "kafka partitions assigned") == 0 && *first_assigned == 0)
+            *first_assigned = at;
+        if (msg && strcmp(msg, "partition recovered") == 0) {
+            recovered++;
+            *sum_s += json_real_value(json_object_get(j, "seconds"));
+            *records += json_integer_value(json_object_get(j, "records"));
+            *gaps += json_integer_value(json_object_get(j, "gaps"));
+            *last_recovered = at;
+        }
+        json_decref(j);
+    }
+    fclose(f);
+    return recovered >= count;
+}
+
+static void run_recovery(bench *b)
+{
+    size_t docs = (size_t)env_long("BENCH_DOCS", 10000);
+    long records = env_long("BENCH_RECORDS", 1000000);
+    long per_doc = records / (long)docs;
+    typist *t = typists_new(b, docs, "rec");
+    int64_t g0 = util_now_ms();
+    /* a snapshot of every document at version 1 */
+    for (size_t i = 0; i < docs; i++) {
+        uint8_t *u;
+        size_t len;
+        crdt_text_insert(t[i].crdt, "text", 0, "base:", 5, NULL, &u, &len);
+        free(u);
+        t[i].len = 5;
+        struct cavro_snapshot snap = {.doc_id = t[i].doc, .doc_version = 1};
+        crdt_encode_state(t[i].crdt, NULL, 0, &snap.state.data, &snap.state.len);
+        crdt_encode_state_vector(t[i].crdt, &snap.state_vector.data, &snap.state_vector.len);
+        char err[256];
+        if (docstore_put_snapshot(b->ds, &snap, err, sizeof err) != DOCSTORE_OK)
+            die("snapshot", err);
+        free(snap.state.data);
+        free(snap.state_vector.data);
+    }
+    int64_t snap_ms = util_now_ms() - g0;
+    /* the log after the snapshots: versions 2 .. per_doc + 1 */
+    g0 = util_now_ms();
+    for (long v = 0; v < per_doc; v++) {
+        for (size_t i = 0; i < docs; i++) {
+            uint8_t *u;
+            size_t len;
+            char c = (char)('a' + v % 26);
+            crdt_text_insert(t[i].crdt, "text", t[i].len++, &c, 1, NULL, &u, &len);
+            put_merged(b, &t[i], v + 2, u, len);
+            free(u);
+        }
+    }
+    if (ckafka_producer_flush(b->producer, 300000))
+        die("flush", "timeout");
+    int64_t log_ms = util_now_ms() - g0;
+
+    start_processor(b);
+    double sum_s = 0, first = 0, last = 0;
+    int64_t replayed = 0, gaps = 0;
+    int64_t deadline = util_now_ms() + 600000;
+    while (!read_recovery_log(b, b->partitions, &sum_s, &replayed, &gaps, &first, &last) &&
+           util_now_ms() < deadline)
+        util_sleep_ms(200);
+    /* every document is at its last version in the views (sample) */
+    int checked = 0, right = 0;
+    for (size_t i = 0; i<docs; i += docs / 100> 0 ? docs / 100 : 1) {
+        docstore_state st;
+        char err[256];
+        int64_t until = util_now_ms() + 60000;
+        for (;;) {
+            if (docstore_get_cached_state(b->ds, t[i].doc, &st, err, sizeof err) == DOCSTORE_OK) {
+                bool done = st.version == per_doc + 1;
+                docstore_state_clear(&st);
+                if (done) {
+                    right++;
+                    break;
+                }
+            }
+            if (util_now_ms() > until)
+                break;
+            util_sleep_ms(100);
+        }
+        checked++;
+    }
+    stop_processor(b);
+    printf("{\"mode\":\"recovery\",\"documents\":%zu,\"log_records\":%ld,\"partitions\":%d,"
+           "\"replayed\":%lld,\"gaps\":%lld,\"recovery_seconds_sum\":%.3f,"
+           "\"assigned_to_recovered_seconds\":%.3f,\"sample_checked\":%d,\"sample_right\":%d,"
+           "\"setup_snapshots_ms\":%lld,\"setup_log_ms\":%lld}\n",
+           docs, per_doc * (long)docs, b->partitions, (long long)replayed, (long long)gaps, sum_s,
+           last - first, checked, right, (long long)snap_ms, (long long)log_ms);
+    typists_free(t, docs);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2 || (strcmp(argv[1], "throughput") && strcmp(argv[1], "latency") &&
+                      strcmp(argv[1], "recovery"))) {
+        fprintf(stderr, "usage: processor_bench throughput|latency|recovery\n"
+                        "environment: BENCH_BIN_DIR (processor binary), BENCH_OPS, BENCH_DOCS,\n"
+                        "BENCH_RATE, BENCH_SECONDS, BENCH_RECORDS, BENCH_PARTITIONS, COLLAB_*\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    mongoc_init();
+    bench b;
+    setup(&b, argv[1]);
+    if (strcmp(argv[1], "throughput") == 0)
+        run_throughput(&b);
+    else if (strcmp(argv[1], "latency") == 0)
+        run_latency(&b);
+    else
+        run_recovery(&b);
+    teardown(&b);
+    mongoc_cleanup();
+    return 0;
+}

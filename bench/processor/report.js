@@ -1,0 +1,45 @@
+// bench/processor/report.js RESULTS_DIR BENCHMARKS_MD: turns the three JSON results
+// of processor_bench into the processor section of docs/benchmarks.md and prints it.
+// Only the text between the processor markers is replaced (appended when absent).
+'use strict'
+const fs = require('fs')
+const path = require('path')
+
+const [dir, target] = process.argv.slice(2)
+const read = (name) => JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`), 'utf8'))
+const tp = read('throughput')
+const lat = read('latency')
+const rec = read('recovery')
+const ok = (cond) => (cond ? 'met' : '**not met**')
+const n = (x) => Number(x).toLocaleString('en-US')
+
+const section = `## processor: collab.ops -> merge -> collab.merged, views on
+
+\`bench/processor/run.sh\` (Release build; the real \`processor\` binary as a child process
+against the local Kafka, FerretDB and Redis, MongoDB/Redis views on; each mode on fresh
+topics with ${tp.partitions} partitions and a fresh database; ${new Date().toISOString().slice(0, 10)},
+the 2-core machine shared with the stack).
+
+| measure | result | target |
+| --- | --- | --- |
+| sustained merge rate, backlog of ${n(tp.ops)} ops over ${n(tp.documents)} documents | **${n(tp.ops_per_second)} ops/s** (${tp.seconds} s first to last merged record) | >= 20,000 ops/s: ${ok(tp.ops_per_second >= 20000)} |
+| views (crdt_operations, documents, Redis) caught up | ${n(tp.views_ops_per_second)} ops/s (${tp.views_seconds} s) | beside the hot path |
+| latency ingest_time -> merged record received by a read_committed consumer, ${n(lat.rate)} ops/s for ${lat.seconds} s | p50 ${lat.p50_ms} ms, p90 ${lat.p90_ms} ms, **p99 ${lat.p99_ms} ms**, p99.9 ${lat.p999_ms} ms, max ${lat.max_ms} ms (${n(lat.received)} ops) | p99 <= 20 ms: ${ok(lat.p99_ms <= 20)} |
+| recovery of ${n(rec.documents)} documents from snapshots + ${n(rec.log_records)} log records | **${rec.assigned_to_recovered_seconds.toFixed(2)} s** from assignment to every partition recovered (sum of per-partition times ${rec.recovery_seconds_sum.toFixed(2)} s); ${n(rec.replayed)} records replayed, ${rec.gaps} gaps; sample ${rec.sample_right}/${rec.sample_checked} documents at the right version | <= 10 s: ${ok(rec.assigned_to_recovered_seconds <= 10)} |
+
+Latency is measured where a client would see it (a consumer of collab.merged), so it
+includes that consumer's fetch on top of the transaction commit. Throughput counts merged
+records committed per second while the processor drains a backlog (its start and group
+join excluded). Recovery reads the log from the snapshotter group's committed offsets
+(none here: the whole log is after the snapshots). Raw results: \`build-bench-processor/bench-results/\`.`
+
+const BEGIN = '<!-- bench:processor:begin (written by bench/processor/run.sh; edits here are overwritten) -->'
+const END = '<!-- bench:processor:end -->'
+const block = `${BEGIN}\n${section}\n${END}`
+let doc = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : '# Benchmarks\n'
+const b = doc.indexOf('<!-- bench:processor:begin')
+const e = doc.indexOf(END)
+if (b >= 0 && e > b) doc = doc.slice(0, b) + block + doc.slice(e + END.length)
+else doc = doc.replace(/\n*$/, '\n\n') + block + '\n'
+fs.writeFileSync(target, doc)
+console.log(section)

@@ -1,0 +1,13 @@
+import { Services, admin, newRun } from './lib/stack.mjs';
+import { Participant } from './lib/participants.mjs';
+import { Y } from './lib/collab.mjs';
+const run = await newRun('dbg');
+const s = new Services(run);
+await s.startAll();
+await admin(run, ['user-create', '--username=alice', '--name=A', '--password=alice-pass-1']);
+await admin(run, ['doc-create', '--doc=d1', '--owner=alice']);
+const ctx = { httpUrl: `http://127.0.0.1:${run.ports.ingest}`, ingestUrl: `ws://127.0.0.1:${run.ports.ingest}`, broadcasterUrl: `ws://127.0.0.1:${run.ports.broadcaster}`, reference: new Y.Doc() };
+const p = new Participant(ctx, 'd1', { username: 'alice', password: 'alice-pass-1', name: 'A' }, Math.random);
+p.provider.on('status', (e) => console.log('status', JSON.stringify(e)));
+p.provider.on('synced', (e) => console.log('synced', JSON.stringify(e)));
+setTimeout(async () => { console.log('errors', JSON.stringify(p.errors)); await p.destroy(); await s.stopAll(); s.dumpLogs(20); process.exit(0); }, 5000);
