@@ -91,7 +91,7 @@ static bool ready(void *userdata)
 
 static int start(bcapp *app)
 {
-    char err[512] = "";
+    char err[1024] = "";
     clog_level level;
     clog_level_parse(cfg_enum(app->config, CFG_LOG_LEVEL), &level);
     app->log = clog_new("broadcaster", level, STDERR_FILENO);

@@ -266,6 +266,50 @@ docstore_status docstore_put_document(docstore *ds, const char *doc_id, int64_t 
     return st;
 }
 
+docstore_status docstore_put_documents(docstore *ds, const docstore_doc_version *docs, size_t count,
+                                       char *err, size_t err_size)
+{
+    if (count == 0)
+        return DOCSTORE_OK;
+    mongoc_client_t *client = cmongo_acquire(ds->mongo);
+    mongoc_collection_t *coll = cmongo_collection(ds->mongo, client, "documents");
+    bson_t *bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
+    mongoc_bulk_operation_t *bulk =
+        mongoc_collection_create_bulk_operation_with_opts(coll, bulk_opts);
+    bson_t *upsert = BCON_NEW("upsert", BCON_BOOL(true));
+    bson_error_t error;
+    docstore_status st = DOCSTORE_OK;
+    int64_t now_ms = util_wall_ns() / 1000000;
+    for (size_t i = 0; st == DOCSTORE_OK && i < count; i++) {
+        bson_t *selector = BCON_NEW("_id", BCON_UTF8(docs[i].doc_id), "version", "{", "$lt",
+                                    BCON_INT64(docs[i].version), "}");
+        bson_t update = BSON_INITIALIZER, set;
+        BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+        BSON_APPEND_INT64(&set, "version", docs[i].version);
+        append_bytes(&set, "state_vector", docs[i].sv, docs[i].sv_len);
+        BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
+        bson_append_document_end(&update, &set);
+        if (!mongoc_bulk_operation_update_one_with_opts(bulk, selector, &update, upsert, &error))
+            st = from_bson_error(&error, "bulk documents", err, err_size);
+        bson_destroy(&update);
+        bson_destroy(selector);
+    }
+    if (st == DOCSTORE_OK) {
+        bson_t reply; /* always initialised by execute */
+        /* A duplicate key means a newer version is stored already: success. */
+        if (!mongoc_bulk_operation_execute(bulk, &reply, &error) &&
+            (!cmongo_is_duplicate_key(&error) || !only_duplicates(&reply)))
+            st = from_bson_error(&error, "update documents", err, err_size);
+        bson_destroy(&reply);
+    }
+    mongoc_bulk_operation_destroy(bulk);
+    bson_destroy(upsert);
+    bson_destroy(bulk_opts);
+    mongoc_collection_destroy(coll);
+    cmongo_release(ds->mongo, client);
+    return st;
+}
+
 docstore_status docstore_cache_state(docstore *ds, const char *doc_id, int64_t version,
                                      const uint8_t *state, size_t state_len, const uint8_t *sv,
                                      size_t sv_len, char *err, size_t err_size)

@@ -92,6 +92,17 @@ docstore_status docstore_insert_ops(docstore *ds, const docstore_op *ops, size_t
 docstore_status docstore_put_document(docstore *ds, const char *doc_id, int64_t version,
                                       const uint8_t *sv, size_t sv_len, char *err, size_t err_size);
 
+/* The same for many documents in one unordered bulk write (one round trip). */
+typedef struct docstore_doc_version {
+    const char *doc_id;
+    int64_t version;
+    const uint8_t *sv;
+    size_t sv_len;
+} docstore_doc_version;
+
+docstore_status docstore_put_documents(docstore *ds, const docstore_doc_version *docs, size_t count,
+                                       char *err, size_t err_size);
+
 /* Redis doc:{doc}: version, state (the whole document as one Yjs v1 update)
  * and sv, replaced only when version is newer. A no-op without Redis. */
 docstore_status docstore_cache_state(docstore *ds, const char *doc_id, int64_t version,

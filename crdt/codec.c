@@ -585,7 +585,11 @@ void crdt_update_free(crdt_update *u)
     for (size_t i = 0; i < u->nscratch; i++)
         free(u->scratch[i]);
     free(u->scratch);
-    memset(u, 0, sizeof(*u));
+    u->blocks = NULL;
+    u->nblocks = 0;
+    u->scratch = NULL;
+    u->nscratch = 0;
+    memset(&u->ds, 0, sizeof(u->ds));
 }
 
 crdt_block *crdt_update_block(crdt_update *u, uint64_t client)
@@ -699,7 +703,13 @@ crdt_status crdt_update_decode_reusing(crdt_update *u, const uint8_t *data, size
                                        const crdt_limits *lim, crdt_pool *pool,
                                        crdt_ranges *ds_buffer)
 {
-    memset(u, 0, sizeof(*u));
+    /* Field by field: the inline slots need no clearing, and this runs for every update. */
+    u->blocks = NULL;
+    u->nblocks = 0;
+    u->nstructs = 0;
+    u->scratch = NULL;
+    u->nscratch = 0;
+    memset(&u->ds, 0, sizeof(u->ds));
     if (ds_buffer) {
         u->ds = *ds_buffer;
         u->ds.n = 0;
@@ -801,8 +811,9 @@ crdt_status crdt_update_decode_reusing(crdt_update *u, const uint8_t *data, size
         return d.err;
     }
     /* Yjs keeps one block per client: a later block for the same client replaces it. */
-    if (u->nblocks > 1)
-        qsort(u->blocks, u->nblocks, sizeof(crdt_block), cmp_block);
+    if (u->nblocks <= 1)
+        return CRDT_OK;
+    qsort(u->blocks, u->nblocks, sizeof(crdt_block), cmp_block);
     size_t w = 0;
     for (size_t i = 0; i < u->nblocks; i++) {
         if (w > 0 && u->blocks[w - 1].client == u->blocks[i].client) {

@@ -69,6 +69,7 @@ void crdt_doc_free(crdt_doc *doc)
         for (size_t k = 0; k < c->n; k++)
             crdt_content_free(crdt_client_at(c, k));
         free(c->structs);
+        free(c->clocks);
         free(c);
     }
     free(doc->clients);

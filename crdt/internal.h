@@ -219,11 +219,15 @@ size_t crdt_intern_len(const char *interned);
 typedef struct crdt_client {
     uint64_t id;
     crdt_item **structs; /* physical array: [0, gap) gap [gap + gap_len, n + gap_len) */
+    uint64_t *clocks;    /* each struct's first clock, same layout: binary search reads
+                            this compact array instead of chasing item pointers */
     size_t n;            /* number of structs */
     size_t cap;          /* physical capacity */
     size_t gap;
     size_t gap_len;
     size_t hint;         /* index of the last struct found, tried first */
+    uint64_t state;      /* next expected clock: end of the last struct (splits and merges keep
+                            it; only crdt_store_add moves it) */
     uint64_t txn_before; /* state at transaction start (valid when txn_stamp matches) */
     uint32_t txn_stamp;
 } crdt_client;
@@ -291,16 +295,17 @@ static inline crdt_item *crdt_client_at(const crdt_client *c, size_t i)
 {
     return c->structs[i < c->gap ? i : i + c->gap_len];
 }
+static inline uint64_t crdt_client_clock(const crdt_client *c, size_t i)
+{
+    return c->clocks[i < c->gap ? i : i + c->gap_len];
+}
 crdt_client *crdt_store_client(const crdt_doc *doc, uint64_t client);
 /* The client's entry, created if needed (owned by the document). */
 crdt_client *crdt_store_client_add(crdt_doc *doc, uint64_t client);
 uint64_t crdt_store_state(const crdt_doc *doc, uint64_t client);
 static inline uint64_t crdt_client_state(const crdt_client *c)
 {
-    if (c->n == 0)
-        return 0;
-    const crdt_item *last = crdt_client_at(c, c->n - 1);
-    return last->id.clock + last->len;
+    return c->state;
 }
 /* Index of the struct containing clock (which must be below the client's state). */
 size_t crdt_client_find(crdt_client *c, uint64_t clock);

@@ -522,8 +522,10 @@ static void xml_text_sink(reader *r, void *ctx, const char *text, size_t n, cons
         r->err = CRDT_ERR_NOMEM;
         return;
     }
-    memcpy(sorted, a->v, a->n * sizeof(attr));
-    qsort(sorted, a->n, sizeof(attr), cmp_attr_key);
+    if (a->n) {
+        memcpy(sorted, a->v, a->n * sizeof(attr));
+        qsort(sorted, a->n, sizeof(attr), cmp_attr_key);
+    }
     for (size_t i = 0; i < a->n; i++) {
         crdt_buf_u8(&r->out, '<');
         crdt_buf_put(&r->out, sorted[i].key, sorted[i].key_len);

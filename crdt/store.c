@@ -78,41 +78,27 @@ uint64_t crdt_store_state(const crdt_doc *doc, uint64_t client)
 size_t crdt_client_find(crdt_client *c, uint64_t clock)
 {
     size_t hi = c->n - 1;
-    const crdt_item *last = crdt_client_at(c, hi);
-    if (last->id.clock <= clock)
+    if (crdt_client_clock(c, hi) <= clock)
         return hi;
-    /* Edits cluster: the last struct found, or its neighbour, is usually the one. */
-    size_t h = c->hint < hi ? c->hint : hi;
-    const crdt_item *s = crdt_client_at(c, h);
-    if (s->id.clock <= clock) {
-        if (clock < s->id.clock + s->len)
+    /* Edits cluster: the last struct found, or its neighbour, is usually the one. Clocks
+     * have no gaps, so struct i holds `clock` when clocks[i] <= clock < clocks[i + 1]. */
+    size_t h = c->hint < hi ? c->hint : hi - 1;
+    if (crdt_client_clock(c, h) <= clock) {
+        if (clock < crdt_client_clock(c, h + 1))
             return h;
-        if (h + 1 <= hi) {
-            s = crdt_client_at(c, h + 1);
-            if (s->id.clock <= clock && clock < s->id.clock + s->len)
-                return c->hint = h + 1;
-        }
+        if (h + 2 <= hi && clock < crdt_client_clock(c, h + 2))
+            return c->hint = h + 1;
     }
-    /* Interpolation for the first probe (clocks are dense), then bisection. */
-    uint64_t state = last->id.clock + last->len;
+    /* The last index whose first clock is <= clock. */
     size_t lo = 0;
-    size_t mid = (size_t)((double)clock / (double)state * (double)hi);
-    if (mid > hi)
-        mid = hi;
-    while (lo <= hi) {
-        s = crdt_client_at(c, mid);
-        if (s->id.clock <= clock) {
-            if (clock < s->id.clock + s->len)
-                return c->hint = mid;
-            lo = mid + 1;
-        } else {
-            if (mid == 0)
-                break;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo + 1) / 2;
+        if (crdt_client_clock(c, mid) <= clock)
+            lo = mid;
+        else
             hi = mid - 1;
-        }
-        mid = lo + (hi - lo) / 2;
     }
-    return 0; /* unreachable for a clock below the state: the store has no gaps */
+    return c->hint = lo;
 }
 
 crdt_item *crdt_store_get(const crdt_doc *doc, crdt_id id)
@@ -127,11 +113,15 @@ crdt_item *crdt_store_get(const crdt_doc *doc, crdt_id id)
 static void move_gap(crdt_client *c, size_t to)
 {
     crdt_item **p = c->structs;
+    uint64_t *k = c->clocks;
     if (c->gap_len > 0) {
-        if (to < c->gap)
+        if (to < c->gap) {
             memmove(p + to + c->gap_len, p + to, (c->gap - to) * sizeof(*p));
-        else if (to > c->gap)
+            memmove(k + to + c->gap_len, k + to, (c->gap - to) * sizeof(*k));
+        } else if (to > c->gap) {
             memmove(p + c->gap, p + c->gap + c->gap_len, (to - c->gap) * sizeof(*p));
+            memmove(k + c->gap, k + c->gap + c->gap_len, (to - c->gap) * sizeof(*k));
+        }
     }
     c->gap = to;
 }
@@ -147,6 +137,10 @@ static crdt_status grow(crdt_client *c, size_t need)
     if (!s)
         return CRDT_ERR_NOMEM;
     c->structs = s;
+    uint64_t *k = realloc(c->clocks, cap * sizeof(*k));
+    if (!k)
+        return CRDT_ERR_NOMEM; /* structs grew already; cap stays, so the next call retries */
+    c->clocks = k;
     c->cap = cap;
     return CRDT_OK;
 }
@@ -158,6 +152,7 @@ static crdt_status client_insert(crdt_client *c, size_t index, crdt_item *it)
         if (grow(c, c->n + c->gap_len + 1) != CRDT_OK)
             return CRDT_ERR_NOMEM;
         c->structs[c->n + c->gap_len] = it;
+        c->clocks[c->n + c->gap_len] = it->id.clock;
         if (c->gap_len == 0)
             c->gap = c->n + 1;
         c->n++;
@@ -169,11 +164,13 @@ static crdt_status client_insert(crdt_client *c, size_t index, crdt_item *it)
         if (grow(c, c->n + g) != CRDT_OK)
             return CRDT_ERR_NOMEM;
         memmove(c->structs + index + g, c->structs + index, (c->n - index) * sizeof(crdt_item *));
+        memmove(c->clocks + index + g, c->clocks + index, (c->n - index) * sizeof(uint64_t));
         c->gap = index;
         c->gap_len = g;
     } else {
         move_gap(c, index);
     }
+    c->clocks[c->gap] = it->id.clock;
     c->structs[c->gap++] = it;
     c->gap_len--;
     c->n++;
@@ -212,8 +209,10 @@ crdt_status crdt_store_add(crdt_doc *doc, crdt_item *it)
         c->txn_before = state;
     }
     crdt_status st = client_insert(c, c->n, it);
-    if (st == CRDT_OK)
+    if (st == CRDT_OK) {
         it->flags |= CRDT_F_INTEGRATED;
+        c->state = it->id.clock + it->len;
+    }
     return st;
 }
 

@@ -361,20 +361,36 @@ static docstore_status write_round(pviews *v, job *round, size_t count, char *er
             metrics_counter_add(v->written_ops, chunk);
     }
     qsort(states, state_count, sizeof *states, state_cmp);
-    for (size_t i = 0; st == DOCSTORE_OK && i < state_count; i++) {
-        job *j = states[i];
-        if (i > 0 && strcmp(states[i - 1]->doc_id, j->doc_id) == 0)
+    /* The newest state of each document: MongoDB in bulk, then Redis. */
+    docstore_doc_version *versions = calloc(state_count ? state_count : 1, sizeof *versions);
+    size_t newest = 0;
+    for (size_t i = 0; versions && i < state_count; i++) {
+        if (i > 0 && strcmp(states[i - 1]->doc_id, states[i]->doc_id) == 0)
             continue; /* an older state of the same document */
+        states[newest] = states[i];
+        versions[newest++] = (docstore_doc_version){.doc_id = states[i]->doc_id,
+                                                    .version = states[i]->version,
+                                                    .sv = states[i]->sv,
+                                                    .sv_len = states[i]->sv_len};
+    }
+    if (!versions && state_count > 0) {
+        snprintf(err, n, "out of memory");
+        st = DOCSTORE_FAILED;
+    }
+    for (size_t i = 0; st == DOCSTORE_OK && i < newest; i += 500) {
+        size_t chunk = newest - i < 500 ? newest - i : 500;
         int64_t t0 = util_now_ns();
-        st = docstore_put_document(v->ds, j->doc_id, j->version, j->sv, j->sv_len, err, n);
+        st = docstore_put_documents(v->ds, versions + i, chunk, err, n);
         metrics_histogram_observe_since_ns(v->mongo_seconds, t0);
-        if (st != DOCSTORE_OK)
-            break;
-        t0 = util_now_ns();
+    }
+    for (size_t i = 0; st == DOCSTORE_OK && i < newest; i++) {
+        job *j = states[i];
+        int64_t t0 = util_now_ns();
         st = docstore_cache_state(v->ds, j->doc_id, j->version, j->data, j->len, j->sv, j->sv_len,
                                   err, n);
         metrics_histogram_observe_since_ns(v->redis_seconds, t0);
     }
+    free(versions);
     for (job *j = round; st == DOCSTORE_OK && j; j = j->next) {
         if (j->kind != JOB_ITEM)
             continue;

@@ -52,6 +52,7 @@ typedef struct lg {
     uint8_t *update;
     size_t update_len;
     int64_t start_ns, measure_from_ns, end_ns;
+    int64_t connect_deadline_ns; /* stop waiting for slow connects */
     int connected, failed;
     double due;        /* open loop: ops that should have been sent so far */
     int rr;            /* round-robin cursor */
@@ -170,6 +171,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         break;
     case LWS_CALLBACK_CLIENT_CLOSED:
         if (c) {
+            if (!c->ready)
+                g->failed++; /* closed before HELLO: refused or dropped */
             c->closed = 1;
             c->wsi = NULL;
         }
@@ -189,10 +192,16 @@ static void tick(lws_sorted_usec_list_t *sul)
 {
     lg *g = lws_container_of(sul, lg, tick);
     int64_t t = now_ns();
-    if (g->connected + g->failed < g->conn_count) {
+    if (g->connect_deadline_ns == 0)
+        g->connect_deadline_ns = t + 60 * 1000000000LL;
+    if (g->start_ns == 0 && g->connected + g->failed < g->conn_count &&
+        t < g->connect_deadline_ns) {
         lws_sul_schedule(g->ctx, 0, &g->tick, tick, 10 * LWS_US_PER_MS);
         return;
     }
+    if (g->start_ns == 0)
+        fprintf(stderr, "loadgen: %d connected, %d failed of %d\n", g->connected, g->failed,
+                g->conn_count);
     if (g->start_ns == 0) {
         g->start_ns = t;
         g->measure_from_ns = t + (int64_t)(g->warmup * 1e9);

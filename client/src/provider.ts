@@ -51,7 +51,11 @@ export interface CollabProviderOptions {
   getToken?: () => Promise<string>;
   /** ... or credentials: the provider logs in and renews the token itself. */
   login?: LoginOptions;
-  /** How the token travels: Sec-WebSocket-Protocol (default) or the access_token query parameter. */
+  /**
+   * How the token travels: the access_token query parameter (default), or
+   * Sec-WebSocket-Protocol `collab.v1, bearer.<jwt>`, which the servers'
+   * libwebsockets 4.1 drops for headers of 128 bytes or more (docs/api.md).
+   */
   tokenTransport?: 'protocol' | 'query';
   /** WebSocket constructor; default globalThis.WebSocket (in node pass the `ws` package's). */
   WebSocket?: WebSocketConstructor;
@@ -500,7 +504,7 @@ export class CollabProvider extends ObservableV2<ProviderEvents> {
     if (kind === 'read' && this.lastVersion !== undefined) {
       url.searchParams.set('since', String(this.lastVersion));
     }
-    if (this.options.tokenTransport === 'query') {
+    if ((this.options.tokenTransport ?? 'query') === 'query') {
       url.searchParams.set('access_token', token);
       return { url: url.toString() };
     }

@@ -58,8 +58,9 @@ test('logs in, connects with either token transport, and two providers converge'
   const a = connect(docId, {
     token: undefined,
     login: { url: fakes.httpUrl, username: 'alice', password: 'secret-a' },
+    tokenTransport: 'protocol',
   });
-  const b = connect(docId, { token: 'token-bob', tokenTransport: 'query' });
+  const b = connect(docId, { token: 'token-bob' }); // default: the query parameter
   const statuses = [];
   a.provider.on('status', (s) => statuses.push(s.status));
   await a.provider.whenSynced();

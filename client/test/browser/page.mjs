@@ -26,6 +26,7 @@ try {
     writeUrl: params.get('ws'),
     readUrl: params.get('ws'),
     token: params.get('token'),
+    tokenTransport: 'protocol',
     store,
     ignoreOrigins: [persistence],
     batch: { pauseMs: 5 },

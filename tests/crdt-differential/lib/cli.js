@@ -45,8 +45,13 @@ export class Cli {
     this.calls = 0
   }
 
-  /** Removes the scratch directory; call once at the end. */
+  /** Removes the scratch directory (kept when CRDT_DIFF_KEEP=1, for debugging a
+   * failure: the failure messages name the files). Call once at the end. */
   close () {
+    if (process.env.CRDT_DIFF_KEEP === '1') {
+      console.error(`crdt-cli scratch files kept in ${this.dir}`)
+      return
+    }
     fs.rmSync(this.dir, { recursive: true, force: true })
   }
 
@@ -137,9 +142,10 @@ export class Cli {
     return JSON.parse(stdout)
   }
 
-  /** diff: the v1 update of what `statePath` has beyond the encoded state vector `sv`. */
+  /** diff: the v1 update of what `statePath` has beyond the encoded state vector `sv`
+   * (bytes, or the path of a file holding them). */
   async diff (statePath, sv) {
-    const svPath = this.put('sv.bin', sv)
+    const svPath = typeof sv === 'string' ? sv : this.put('sv.bin', sv)
     const out = this.file('diff.bin')
     await this.run(['diff', statePath, svPath, out])
     return new Uint8Array(fs.readFileSync(out))

@@ -40,6 +40,8 @@ async function checkBatch (cli, plan, totals) {
   totals.updates += stats.updates
   totals.engineBytes += stats.engineStateBytes
   totals.yjsBytes += stats.yjsStateBytes
+  totals.batches++
+  if (stats.byteIdentical) totals.byteIdentical++
   if (failures.length > 0) {
     const shown = failures.slice(0, 8).join('\n  ')
     assert.fail(`${failures.length} mismatch(es) between the engine and Yjs:\n  ${shown}\n${reproduceHint(plan)}`)
@@ -47,13 +49,14 @@ async function checkBatch (cli, plan, totals) {
 }
 
 const cli = new Cli()
-const totals = { sessions: 0, updates: 0, engineBytes: 0, yjsBytes: 0 }
+const totals = { sessions: 0, updates: 0, engineBytes: 0, yjsBytes: 0, batches: 0, byteIdentical: 0 }
 
 test('differential: engine vs Yjs on random sessions', async (t) => {
   t.after(() => {
     cli.close()
     t.diagnostic(`${totals.sessions} sessions, ${totals.updates} updates delivered, ${cli.calls} crdt-cli calls; ` +
-      `engine state ${totals.engineBytes} B vs Yjs ${totals.yjsBytes} B`)
+      `engine state ${totals.engineBytes} B vs Yjs ${totals.yjsBytes} B, ` +
+      `byte-identical to Yjs's encoding in ${totals.byteIdentical} of ${totals.batches} batches`)
   })
 
   if (env.CRDT_DIFF_SESSION) {

@@ -5,30 +5,29 @@
 // failed. The Kafka, MongoDB-protocol and Redis servers are the local stack's
 // (COLLAB_* variables, deploy/local/env.sh).
 
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import fs from "node:fs";
-import net from "node:net";
-import os from "node:os";
-import path from "node:path";
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 
-import { waitUntil } from "./wait.mjs";
+import { waitUntil } from './wait.mjs';
 
 const env = process.env;
-export const binDir =
-  env.COLLAB_BIN_DIR ?? path.resolve(import.meta.dirname, "../../../build/bin");
+export const binDir = env.COLLAB_BIN_DIR ?? path.resolve(import.meta.dirname, '../../../build/bin');
 export const servers = {
-  kafka: env.COLLAB_KAFKA_BROKERS ?? "127.0.0.1:9092",
-  mongoUri: env.COLLAB_MONGO_URI ?? "mongodb://127.0.0.1:27017",
-  redisUrl: env.COLLAB_REDIS_URL ?? "redis://127.0.0.1:6379",
+  kafka: env.COLLAB_KAFKA_BROKERS ?? '127.0.0.1:9092',
+  mongoUri: env.COLLAB_MONGO_URI ?? 'mongodb://127.0.0.1:27017',
+  redisUrl: env.COLLAB_REDIS_URL ?? 'redis://127.0.0.1:6379',
 };
 
 /** A TCP port nobody listens on right now, on 127.0.0.1. */
 export function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
       const { port } = server.address();
       server.close(() => resolve(port));
     });
@@ -42,14 +41,14 @@ export async function newRun(name) {
   return {
     id,
     dir,
-    mongoDb: `e2e_${id}`.replace(/[^A-Za-z0-9_]/g, "_"),
+    mongoDb: `e2e_${id}`.replace(/[^A-Za-z0-9_]/g, '_'),
     opsTopic: `e2e.${id}.ops`,
     mergedTopic: `e2e.${id}.merged`,
     dlqTopic: `e2e.${id}.dlq`,
     processorGroup: `e2e-${id}-processor`,
     snapshotterGroup: `e2e-${id}-snapshotter`,
     transactionalId: `e2e-${id}-processor`,
-    jwtSecret: randomBytes(32).toString("hex"),
+    jwtSecret: randomBytes(32).toString('hex'),
     ports: {
       ingest: await freePort(),
       broadcaster: await freePort(),
@@ -73,7 +72,7 @@ function commonFlags(run, instance) {
 }
 
 /** Cheap argon2 so that logins do not dominate the run (a test setting only). */
-const ARGON2_FLAGS = ["--argon2-opslimit=1", "--argon2-memlimit=8MiB"];
+const ARGON2_FLAGS = ['--argon2-opslimit=1', '--argon2-memlimit=8MiB'];
 
 /** Flags of each service: name -> [binary, args, metrics port]. */
 export function serviceSpecs(run, options = {}) {
@@ -81,9 +80,9 @@ export function serviceSpecs(run, options = {}) {
   const jwt = [`--jwt-secret=${run.jwtSecret}`];
   return {
     processor: [
-      "processor",
+      'processor',
       [
-        ...commonFlags(run, "processor"),
+        ...commonFlags(run, 'processor'),
         `--metrics-listen=127.0.0.1:${p.processorMetrics}`,
         `--ops-topic=${run.opsTopic}`,
         `--merged-topic=${run.mergedTopic}`,
@@ -97,9 +96,9 @@ export function serviceSpecs(run, options = {}) {
       p.processorMetrics,
     ],
     snapshotter: [
-      "snapshotter",
+      'snapshotter',
       [
-        ...commonFlags(run, "snapshotter"),
+        ...commonFlags(run, 'snapshotter'),
         `--metrics-listen=127.0.0.1:${p.snapshotterMetrics}`,
         `--merged-topic=${run.mergedTopic}`,
         `--dlq-topic=${run.dlqTopic}`,
@@ -109,9 +108,9 @@ export function serviceSpecs(run, options = {}) {
       p.snapshotterMetrics,
     ],
     broadcaster: [
-      "broadcaster",
+      'broadcaster',
       [
-        ...commonFlags(run, "broadcaster"),
+        ...commonFlags(run, 'broadcaster'),
         ...jwt,
         `--metrics-listen=127.0.0.1:${p.broadcasterMetrics}`,
         `--listen=127.0.0.1:${p.broadcaster}`,
@@ -121,9 +120,9 @@ export function serviceSpecs(run, options = {}) {
       p.broadcasterMetrics,
     ],
     ingest: [
-      "ingest",
+      'ingest',
       [
-        ...commonFlags(run, "ingest"),
+        ...commonFlags(run, 'ingest'),
         ...jwt,
         ...ARGON2_FLAGS,
         `--metrics-listen=127.0.0.1:${p.ingestMetrics}`,
@@ -150,7 +149,7 @@ export class Services {
   }
 
   async startAll(timeoutMs = 90_000) {
-    for (const name of ["processor", "snapshotter", "broadcaster", "ingest"]) {
+    for (const name of ['processor', 'snapshotter', 'broadcaster', 'ingest']) {
       await this.start(name, timeoutMs);
     }
   }
@@ -165,11 +164,11 @@ export class Services {
     const n = (this.starts.get(name) ?? 0) + 1;
     this.starts.set(name, n);
     const log = path.join(this.run.dir, `${name}.${n}.log`);
-    const out = fs.openSync(log, "a");
-    const child = spawn(file, args, { stdio: ["ignore", out, out] });
+    const out = fs.openSync(log, 'a');
+    const child = spawn(file, args, { stdio: ['ignore', out, out] });
     fs.closeSync(out);
     const exited = new Promise((resolve) =>
-      child.on("exit", (code, signal) => resolve({ code, signal })),
+      child.on('exit', (code, signal) => resolve({ code, signal })),
     );
     const entry = { child, exited, log, done: false };
     exited.then(() => (entry.done = true));
@@ -177,13 +176,9 @@ export class Services {
     await waitUntil(
       async () => {
         if (entry.done) {
-          throw new Error(
-            `${name} exited during start-up: ${await this.tail(name)}`,
-          );
+          throw new Error(`${name} exited during start-up: ${await this.tail(name)}`);
         }
-        return (
-          (await httpStatus(`http://127.0.0.1:${metricsPort}/readyz`)) === 200
-        );
+        return (await httpStatus(`http://127.0.0.1:${metricsPort}/readyz`)) === 200;
       },
       `${name} ready`,
       timeoutMs,
@@ -194,7 +189,7 @@ export class Services {
   /** SIGKILL: the process gets no chance to flush or commit anything. */
   async kill(name) {
     const entry = this.procs.get(name);
-    entry.child.kill("SIGKILL");
+    entry.child.kill('SIGKILL');
     return entry.exited;
   }
 
@@ -204,8 +199,8 @@ export class Services {
     if (entry === undefined || entry.done) {
       return entry ? entry.exited : undefined;
     }
-    entry.child.kill("SIGTERM");
-    const timer = setTimeout(() => entry.child.kill("SIGKILL"), graceMs);
+    entry.child.kill('SIGTERM');
+    const timer = setTimeout(() => entry.child.kill('SIGKILL'), graceMs);
     const result = await entry.exited;
     clearTimeout(timer);
     return result;
@@ -214,7 +209,7 @@ export class Services {
   /** Stops every service (readers first), returns name -> {code, signal}. */
   async stopAll() {
     const results = {};
-    for (const name of ["ingest", "broadcaster", "snapshotter", "processor"]) {
+    for (const name of ['ingest', 'broadcaster', 'snapshotter', 'processor']) {
       if (this.procs.has(name)) {
         results[name] = await this.stop(name);
       }
@@ -229,22 +224,17 @@ export class Services {
 
   async tail(name, lines = 40) {
     const entry = this.procs.get(name);
-    if (!entry) return "";
-    const text = fs.readFileSync(entry.log, "utf8").trimEnd().split("\n");
-    return text.slice(-lines).join("\n");
+    if (!entry) return '';
+    const text = fs.readFileSync(entry.log, 'utf8').trimEnd().split('\n');
+    return text.slice(-lines).join('\n');
   }
 
   /** Every log file of the run, for a failed test's output. */
   dumpLogs(lines = 80) {
     for (const file of fs.readdirSync(this.run.dir).sort()) {
-      const text = fs
-        .readFileSync(path.join(this.run.dir, file), "utf8")
-        .trimEnd()
-        .split("\n");
-      console.error(
-        `---- ${file} (last ${lines} lines of ${text.length}) ----`,
-      );
-      console.error(text.slice(-lines).join("\n"));
+      const text = fs.readFileSync(path.join(this.run.dir, file), 'utf8').trimEnd().split('\n');
+      console.error(`---- ${file} (last ${lines} lines of ${text.length}) ----`);
+      console.error(text.slice(-lines).join('\n'));
     }
   }
 }
@@ -263,33 +253,24 @@ async function httpStatus(url) {
 export function admin(run, args) {
   return new Promise((resolve, reject) => {
     const child = spawn(
-      path.join(binDir, "collab-admin"),
-      [
-        `--mongo-uri=${servers.mongoUri}`,
-        `--mongo-db=${run.mongoDb}`,
-        ...ARGON2_FLAGS,
-        ...args,
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      path.join(binDir, 'collab-admin'),
+      [`--mongo-uri=${servers.mongoUri}`, `--mongo-db=${run.mongoDb}`, ...ARGON2_FLAGS, ...args],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c) => (out += c));
-    child.stderr.on("data", (c) => (err += c));
-    child.on("error", reject);
-    child.on("exit", (code) => {
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    child.on('error', reject);
+    child.on('exit', (code) => {
       if (code !== 0) {
-        reject(
-          new Error(
-            `collab-admin ${args.join(" ")}: exit ${code}: ${err.trim()}`,
-          ),
-        );
+        reject(new Error(`collab-admin ${args.join(' ')}: exit ${code}: ${err.trim()}`));
         return;
       }
       resolve(
         out
-          .split("\n")
-          .filter((l) => l.trim() !== "")
+          .split('\n')
+          .filter((l) => l.trim() !== '')
           .map((l) => JSON.parse(l)),
       );
     });

@@ -6,12 +6,36 @@
 // item:{id}:{item}). Each check returns a list of problems, empty when
 // consistent, so a caller can wait until the batched views have caught up.
 
-import { MongoClient } from "mongodb";
-import { commandOptions, createClient } from "redis";
+import { MongoClient } from 'mongodb';
+import { commandOptions, createClient } from 'redis';
 
-import { Y } from "./collab.mjs";
-import { contentOf } from "./participants.mjs";
-import { servers } from "./stack.mjs";
+import { Y } from './collab.mjs';
+import { contentOf } from './participants.mjs';
+import { servers } from './stack.mjs';
+
+/** [1,2,3,7] -> "1-3, 7" */
+function ranges(numbers) {
+  const out = [];
+  for (let i = 0; i < numbers.length; i++) {
+    let j = i;
+    while (j + 1 < numbers.length && numbers[j + 1] === numbers[j] + 1) j++;
+    out.push(i === j ? `${numbers[i]}` : `${numbers[i]}-${numbers[j]}`);
+    i = j;
+  }
+  return out.join(', ');
+}
+
+/** Whether applying `update` to `doc` would change nothing (undefined: unknown, so no). */
+function redundant(doc, update) {
+  if (update === undefined) return false;
+  const copy = new Y.Doc();
+  Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc));
+  const before = Y.snapshot(copy);
+  Y.applyUpdate(copy, update);
+  const same = Y.equalSnapshots(before, Y.snapshot(copy));
+  copy.destroy();
+  return same;
+}
 
 export class Views {
   static async open(mongoDb) {
@@ -22,7 +46,7 @@ export class Views {
     await views.mongo.connect();
     views.db = views.mongo.db(mongoDb);
     views.redis = createClient({ url: servers.redisUrl });
-    views.redis.on("error", () => {}); // reported by the command that fails
+    views.redis.on('error', () => {}); // reported by the command that fails
     await views.redis.connect();
     return views;
   }
@@ -34,7 +58,7 @@ export class Views {
 
   async operations(docId) {
     return this.db
-      .collection("crdt_operations")
+      .collection('crdt_operations')
       .find({ doc_id: docId })
       .sort({ version: 1 })
       .toArray();
@@ -45,38 +69,46 @@ export class Views {
    * an op id twice, an acked op missing or an op nobody acked, and a replay
    * that differs from the reference. Returns {problems, version}.
    */
-  async checkOperations(docId, reference, ackedOpIds) {
+  async checkOperations(docId, reference, ackedOpIds, sent) {
     const problems = [];
     const ops = await this.operations(docId);
     const seen = new Set();
     const replay = new Y.Doc();
-    ops.forEach((op, i) => {
-      if (op.version !== i + 1) {
-        problems.push(
-          `crdt_operations: position ${i} holds version ${op.version}`,
-        );
-      }
+    const versions = new Set(ops.map((op) => op.version));
+    const newest = ops.at(-1)?.version ?? 0;
+    const missing = [];
+    for (let v = 1; v <= newest; v++) if (!versions.has(v)) missing.push(v);
+    if (missing.length > 0) {
+      problems.push(`crdt_operations lacks versions ${ranges(missing)} of 1-${newest}`);
+    }
+    if (versions.size !== ops.length) {
+      problems.push(`crdt_operations holds a version twice`);
+    }
+    ops.forEach((op) => {
       if (seen.has(op.op_id)) {
         problems.push(`crdt_operations: op id ${op.op_id} twice`);
       }
       seen.add(op.op_id);
-      if (op.kind === "YJS_UPDATE") {
+      if (op.kind === 'YJS_UPDATE') {
         Y.applyUpdate(replay, op.bytes.buffer);
       }
     });
-    for (const id of ackedOpIds) {
-      if (!seen.has(id))
-        problems.push(`acked op ${id} is not in crdt_operations`);
+    // An acked op without a version is fine only if it changed nothing (docs/protocol.md:
+    // "every op that changed the document has one"), e.g. a resend of content already merged.
+    const lost = [...ackedOpIds].filter((id) => !seen.has(id) && !redundant(replay, sent.get(id)));
+    if (lost.length > 0) {
+      problems.push(
+        `${lost.length} acked ops that change the document are not in crdt_operations ` +
+          `(${lost[0]}: ${sent.has(lost[0]) ? 'an update' : 'not an update'}, ...)`,
+      );
     }
-    for (const id of seen) {
-      if (!ackedOpIds.has(id))
-        problems.push(`crdt_operations holds ${id}, which nobody acked`);
+    const notAcked = [...seen].filter((id) => !ackedOpIds.has(id));
+    if (notAcked.length > 0) {
+      problems.push(`${notAcked.length} ops in crdt_operations nobody acked (${notAcked[0]}, ...)`);
     }
     const want = JSON.stringify(contentOf(reference));
     if (JSON.stringify(contentOf(replay)) !== want) {
-      problems.push(
-        "replaying crdt_operations does not give the reference content",
-      );
+      problems.push('replaying crdt_operations does not give the reference content');
     }
     replay.destroy();
     return { problems, version: ops.length, ops };
@@ -91,48 +123,35 @@ export class Views {
     const problems = [];
     const want = JSON.stringify(contentOf(reference));
 
-    const document = await this.db
-      .collection("documents")
-      .findOne({ _id: docId });
+    const document = await this.db.collection('documents').findOne({ _id: docId });
     if (document?.version !== version) {
-      problems.push(
-        `documents.version is ${document?.version}, want ${version}`,
-      );
+      problems.push(`documents.version is ${document?.version}, want ${version}`);
     }
 
     const snapshots = await this.db
-      .collection("document_versions")
+      .collection('document_versions')
       .find({ doc_id: docId })
       .sort({ version: 1 })
       .toArray();
     const newest = snapshots.at(-1);
     if (newest?.version !== version) {
-      problems.push(
-        `newest document_versions is ${newest?.version}, want ${version}`,
-      );
+      problems.push(`newest document_versions is ${newest?.version}, want ${version}`);
     }
     for (const snap of snapshots) {
       const replay = new Y.Doc();
       for (const op of ops) {
         if (op.version > snap.version) break;
-        if (op.kind === "YJS_UPDATE") Y.applyUpdate(replay, op.bytes.buffer);
+        if (op.kind === 'YJS_UPDATE') Y.applyUpdate(replay, op.bytes.buffer);
       }
       const fromSnapshot = new Y.Doc();
       Y.applyUpdate(fromSnapshot, snap.state.buffer);
-      if (
-        JSON.stringify(contentOf(fromSnapshot)) !==
-        JSON.stringify(contentOf(replay))
-      ) {
-        problems.push(
-          `document_versions ${snap._id} differs from the op replay to its version`,
-        );
+      if (JSON.stringify(contentOf(fromSnapshot)) !== JSON.stringify(contentOf(replay))) {
+        problems.push(`document_versions ${snap._id} differs from the op replay to its version`);
       }
       replay.destroy();
       fromSnapshot.destroy();
     }
-    const lpv = await this.db
-      .collection("last_processed_version")
-      .findOne({ _id: docId });
+    const lpv = await this.db.collection('last_processed_version').findOne({ _id: docId });
     if (lpv?.version !== newest?.version) {
       problems.push(
         `last_processed_version is ${lpv?.version}, newest snapshot ${newest?.version}`,
@@ -145,9 +164,7 @@ export class Views {
     );
     const cachedVersion = Number(cached.version?.toString());
     if (cachedVersion !== version) {
-      problems.push(
-        `redis doc:${docId} version is ${cachedVersion}, want ${version}`,
-      );
+      problems.push(`redis doc:${docId} version is ${cachedVersion}, want ${version}`);
     } else {
       const fromCache = new Y.Doc();
       Y.applyUpdate(fromCache, new Uint8Array(cached.state));
@@ -161,16 +178,11 @@ export class Views {
 
   /** The item's state JSON in MongoDB `items` and in Redis, parsed (undefined if absent). */
   async itemStates(docId, itemId) {
-    const stored = await this.db
-      .collection("items")
-      .findOne({ _id: `${docId}/${itemId}` });
-    const cached = await this.redis.hGet(`item:${docId}:${itemId}`, "state");
+    const stored = await this.db.collection('items').findOne({ _id: `${docId}/${itemId}` });
+    const cached = await this.redis.hGet(`item:${docId}:${itemId}`, 'state');
     return {
       mongo: stored?.state === undefined ? undefined : JSON.parse(stored.state),
-      redis:
-        cached === null || cached === undefined
-          ? undefined
-          : JSON.parse(cached),
+      redis: cached === null || cached === undefined ? undefined : JSON.parse(cached),
     };
   }
 }

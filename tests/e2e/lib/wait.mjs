@@ -6,12 +6,7 @@
  * Resolves once `condition()` (sync or async) returns a truthy value, which
  * it returns; rejects after `timeoutMs` with `what` and the last `describe()`.
  */
-export async function waitUntil(
-  condition,
-  what,
-  timeoutMs = 30_000,
-  describe = undefined,
-) {
+export async function waitUntil(condition, what, timeoutMs = 30_000, describe = undefined) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await condition();
@@ -19,10 +14,8 @@ export async function waitUntil(
       return value;
     }
     if (Date.now() > deadline) {
-      const seen = describe ? `; last seen: ${await describe()}` : "";
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${seen}`,
-      );
+      const seen = describe ? `; last seen: ${await describe()}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${seen}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
