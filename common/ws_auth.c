@@ -62,13 +62,12 @@ wsauth_status wsauth_request_token(struct lws *wsi, char *out, size_t size, size
     /* The query: lws reassembles "access_token=<value>" with the value
      * url-decoded; a JWT never needs escaping, so decoding changes nothing. */
     char arg[AUTHTOKEN_MAX_LEN + 32];
-    for (int i = 0;; i++) {
+    /* lws answers -1 both for a missing fragment and for one too long for
+     * the buffer, so look at a bounded number of arguments instead of
+     * stopping at the first -1. */
+    for (int i = 0; i < 32; i++) {
         int n = lws_hdr_copy_fragment(wsi, arg, (int)sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i);
-        if (n == -2)
-            return WSAUTH_TOO_LONG; /* an argument too long to hold is no valid token */
-        if (n < 0)
-            break;
-        if ((size_t)n >= 13 && strncmp(arg, "access_token=", 13) == 0)
+        if (n >= 13 && strncmp(arg, "access_token=", 13) == 0)
             return copy_token(arg + 13, (size_t)n - 13, out, size, len);
     }
 

@@ -1,13 +1,13 @@
 /*
- * value.c - lib0 "any" codec, JSON parsing (through jansson) and JSON.stringify-compatible
+ * value.c - lib0 "any" codec, JSON parsing (JSON.parse rules) and JSON.stringify-compatible
  * output for crdt_value (see value.h).
  *
- * The JSON writer is our own because Yjs output must match JavaScript byte for byte:
- * jansson formats reals with %.17g and cannot order keys the way JS objects do.
+ * The JSON reader and writer are our own because they must behave like JavaScript's:
+ * jansson formats reals with %.17g, cannot order keys the way JS objects do, and rejects
+ * "\u0000" in object keys, which JSON.parse accepts (and Yjs documents can contain).
  */
 #include "crdt/value.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,79 +393,302 @@ void crdt_value_write_any(crdt_buf *b, const crdt_value *v)
     }
 }
 
-static crdt_status from_jansson(json_t *j, crdt_value *out, uint32_t depth)
+/* A JSON.parse for crdt_value. Hand-written because JavaScript accepts what jansson does
+ * not: "\u0000" inside object keys, and lone surrogate escapes (kept as U+FFFD here, which
+ * is what encoding such a string as UTF-8 gives in JavaScript). */
+typedef struct json_parser {
+    const char *p;
+    const char *end;
+} json_parser;
+
+static void json_ws(json_parser *jp)
+{
+    while (jp->p < jp->end && (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r'))
+        jp->p++;
+}
+
+static int json_lit(json_parser *jp, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(jp->end - jp->p) < n || memcmp(jp->p, word, n) != 0)
+        return 0;
+    jp->p += n;
+    return 1;
+}
+
+static int json_hex4(json_parser *jp, unsigned *out)
+{
+    if (jp->end - jp->p < 4)
+        return 0;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = *jp->p++;
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static void put_utf8(crdt_buf *b, unsigned cp)
+{
+    uint8_t u[4];
+    if (cp < 0x80) {
+        crdt_buf_u8(b, (uint8_t)cp);
+    } else if (cp < 0x800) {
+        u[0] = (uint8_t)(0xc0 | (cp >> 6));
+        u[1] = (uint8_t)(0x80 | (cp & 0x3f));
+        crdt_buf_put(b, u, 2);
+    } else if (cp < 0x10000) {
+        u[0] = (uint8_t)(0xe0 | (cp >> 12));
+        u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+        u[2] = (uint8_t)(0x80 | (cp & 0x3f));
+        crdt_buf_put(b, u, 3);
+    } else {
+        u[0] = (uint8_t)(0xf0 | (cp >> 18));
+        u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
+        u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+        u[3] = (uint8_t)(0x80 | (cp & 0x3f));
+        crdt_buf_put(b, u, 4);
+    }
+}
+
+/* Parses a string literal (jp->p at the opening quote) into a malloc'd, NUL-terminated
+ * buffer. */
+static crdt_status json_string(json_parser *jp, char **out, size_t *out_len)
+{
+    crdt_buf b;
+    crdt_buf_init(&b);
+    jp->p++;
+    for (;;) {
+        if (jp->p >= jp->end)
+            goto bad;
+        unsigned char c = (unsigned char)*jp->p++;
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            goto bad;
+        if (c != '\\') {
+            crdt_buf_u8(&b, c);
+            continue;
+        }
+        if (jp->p >= jp->end)
+            goto bad;
+        char e = *jp->p++;
+        unsigned cp;
+        switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+            crdt_buf_u8(&b, (uint8_t)e);
+            break;
+        case 'b':
+            crdt_buf_u8(&b, '\b');
+            break;
+        case 'f':
+            crdt_buf_u8(&b, '\f');
+            break;
+        case 'n':
+            crdt_buf_u8(&b, '\n');
+            break;
+        case 'r':
+            crdt_buf_u8(&b, '\r');
+            break;
+        case 't':
+            crdt_buf_u8(&b, '\t');
+            break;
+        case 'u':
+            if (!json_hex4(jp, &cp))
+                goto bad;
+            if (cp >= 0xd800 && cp <= 0xdbff && jp->end - jp->p >= 6 && jp->p[0] == '\\' &&
+                jp->p[1] == 'u') {
+                json_parser look = *jp;
+                unsigned lo;
+                look.p += 2;
+                if (json_hex4(&look, &lo) && lo >= 0xdc00 && lo <= 0xdfff) {
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                    jp->p = look.p;
+                }
+            }
+            if (cp >= 0xd800 && cp <= 0xdfff)
+                cp = 0xfffd; /* a lone surrogate */
+            put_utf8(&b, cp);
+            break;
+        default:
+            goto bad;
+        }
+    }
+    if (b.oom) {
+        crdt_buf_free(&b);
+        return CRDT_ERR_NOMEM;
+    }
+    if (!crdt_utf8_valid(b.data ? b.data : (const uint8_t *)"", b.len))
+        goto bad;
+    *out_len = b.len;
+    return crdt_buf_take_str(&b, out);
+bad:
+    crdt_buf_free(&b);
+    return CRDT_ERR_MALFORMED;
+}
+
+static crdt_status json_number(json_parser *jp, crdt_value *out)
+{
+    const char *start = jp->p;
+    if (jp->p < jp->end && *jp->p == '-')
+        jp->p++;
+    if (jp->p >= jp->end || *jp->p < '0' || *jp->p > '9')
+        return CRDT_ERR_MALFORMED;
+    if (*jp->p == '0')
+        jp->p++;
+    else
+        while (jp->p < jp->end && *jp->p >= '0' && *jp->p <= '9')
+            jp->p++;
+    if (jp->p < jp->end && *jp->p == '.') {
+        jp->p++;
+        if (jp->p >= jp->end || *jp->p < '0' || *jp->p > '9')
+            return CRDT_ERR_MALFORMED;
+        while (jp->p < jp->end && *jp->p >= '0' && *jp->p <= '9')
+            jp->p++;
+    }
+    if (jp->p < jp->end && (*jp->p == 'e' || *jp->p == 'E')) {
+        jp->p++;
+        if (jp->p < jp->end && (*jp->p == '+' || *jp->p == '-'))
+            jp->p++;
+        if (jp->p >= jp->end || *jp->p < '0' || *jp->p > '9')
+            return CRDT_ERR_MALFORMED;
+        while (jp->p < jp->end && *jp->p >= '0' && *jp->p <= '9')
+            jp->p++;
+    }
+    char *tmp = dup_bytes(start, (size_t)(jp->p - start)); /* strtod needs a terminator */
+    if (!tmp)
+        return CRDT_ERR_NOMEM;
+    out->kind = CRDT_V_NUMBER;
+    out->u.number = strtod(tmp, NULL);
+    free(tmp);
+    return CRDT_OK;
+}
+
+static crdt_status json_value(json_parser *jp, crdt_value *out, uint32_t depth)
 {
     memset(out, 0, sizeof(*out));
-    switch (json_typeof(j)) {
-    case JSON_NULL:
-        out->kind = CRDT_V_NULL;
-        return CRDT_OK;
-    case JSON_TRUE:
-    case JSON_FALSE:
+    json_ws(jp);
+    if (jp->p >= jp->end)
+        return CRDT_ERR_MALFORMED;
+    char c = *jp->p;
+    if (c == '"') {
+        crdt_status st = json_string(jp, &out->u.str.p, &out->u.str.n);
+        if (st == CRDT_OK)
+            out->kind = CRDT_V_STRING;
+        return st;
+    }
+    if (c == '-' || (c >= '0' && c <= '9'))
+        return json_number(jp, out);
+    if (json_lit(jp, "true") || json_lit(jp, "false")) {
         out->kind = CRDT_V_BOOL;
-        out->u.boolean = json_is_true(j);
-        return CRDT_OK;
-    case JSON_INTEGER:
-        out->kind = CRDT_V_NUMBER;
-        out->u.number = (double)json_integer_value(j);
-        return CRDT_OK;
-    case JSON_REAL:
-        out->kind = CRDT_V_NUMBER;
-        out->u.number = json_real_value(j);
-        return CRDT_OK;
-    case JSON_STRING:
-        out->u.str.p = dup_bytes(json_string_value(j), json_string_length(j));
-        if (!out->u.str.p)
-            return CRDT_ERR_NOMEM;
-        out->u.str.n = json_string_length(j);
-        out->kind = CRDT_V_STRING;
-        return CRDT_OK;
-    case JSON_ARRAY: {
-        if (depth == 0)
-            return CRDT_ERR_LIMIT;
-        size_t n = json_array_size(j);
-        out->kind = CRDT_V_ARRAY;
-        out->u.arr.items = calloc(n ? n : 1, sizeof(crdt_value));
-        if (!out->u.arr.items)
-            return CRDT_ERR_NOMEM;
-        for (size_t i = 0; i < n; i++) {
-            crdt_status st = from_jansson(json_array_get(j, i), &out->u.arr.items[i], depth - 1);
-            out->u.arr.n++;
-            if (st != CRDT_OK) {
-                crdt_value_clear(out);
-                return st;
-            }
-        }
+        out->u.boolean = c == 't';
         return CRDT_OK;
     }
-    case JSON_OBJECT: {
-        if (depth == 0)
-            return CRDT_ERR_LIMIT;
+    if (json_lit(jp, "null")) {
+        out->kind = CRDT_V_NULL;
+        return CRDT_OK;
+    }
+    if (c != '[' && c != '{')
+        return CRDT_ERR_MALFORMED;
+    if (depth == 0)
+        return CRDT_ERR_LIMIT;
+    jp->p++;
+    json_ws(jp);
+    size_t cap = 0;
+    crdt_status st = CRDT_OK;
+    if (c == '[') {
+        out->kind = CRDT_V_ARRAY;
+        if (jp->p < jp->end && *jp->p == ']') {
+            jp->p++;
+            return CRDT_OK;
+        }
+        for (;;) {
+            if (out->u.arr.n == cap) {
+                cap = cap ? cap * 2 : 4;
+                crdt_value *items = realloc(out->u.arr.items, cap * sizeof(*items));
+                if (!items) {
+                    st = CRDT_ERR_NOMEM;
+                    break;
+                }
+                out->u.arr.items = items;
+            }
+            st = json_value(jp, &out->u.arr.items[out->u.arr.n], depth - 1);
+            if (st != CRDT_OK)
+                break;
+            out->u.arr.n++;
+            json_ws(jp);
+            if (jp->p < jp->end && *jp->p == ',') {
+                jp->p++;
+                continue;
+            }
+            if (jp->p < jp->end && *jp->p == ']') {
+                jp->p++;
+                return CRDT_OK;
+            }
+            st = CRDT_ERR_MALFORMED;
+            break;
+        }
+    } else {
         out->kind = CRDT_V_OBJECT;
-        size_t cap = 0;
-        const char *key;
-        size_t key_len;
-        json_t *val;
-        json_object_keylen_foreach(j, key, key_len, val)
-        {
-            char *k = dup_bytes(key, key_len);
+        if (jp->p < jp->end && *jp->p == '}') {
+            jp->p++;
+            return CRDT_OK;
+        }
+        for (;;) {
+            json_ws(jp);
+            if (jp->p >= jp->end || *jp->p != '"') {
+                st = CRDT_ERR_MALFORMED;
+                break;
+            }
+            char *key;
+            size_t key_len;
+            st = json_string(jp, &key, &key_len);
+            if (st != CRDT_OK)
+                break;
+            json_ws(jp);
             crdt_value v;
-            crdt_status st = k ? from_jansson(val, &v, depth - 1) : CRDT_ERR_NOMEM;
+            if (jp->p >= jp->end || *jp->p != ':') {
+                free(key);
+                st = CRDT_ERR_MALFORMED;
+                break;
+            }
+            jp->p++;
+            st = json_value(jp, &v, depth - 1);
             if (st == CRDT_OK) {
-                st = obj_set(out, &cap, k, key_len, &v);
+                st = obj_set(out, &cap, key, key_len, &v);
                 if (st != CRDT_OK)
                     crdt_value_clear(&v);
             }
             if (st != CRDT_OK) {
-                free(k);
-                crdt_value_clear(out);
-                return st;
+                free(key);
+                break;
             }
+            json_ws(jp);
+            if (jp->p < jp->end && *jp->p == ',') {
+                jp->p++;
+                continue;
+            }
+            if (jp->p < jp->end && *jp->p == '}') {
+                jp->p++;
+                return CRDT_OK;
+            }
+            st = CRDT_ERR_MALFORMED;
+            break;
         }
-        return CRDT_OK;
     }
-    }
-    return CRDT_ERR_MALFORMED;
+    crdt_value_clear(out);
+    return st;
 }
 
 crdt_status crdt_value_from_json(const char *text, size_t len, crdt_value *out, uint32_t depth)
@@ -474,13 +697,15 @@ crdt_status crdt_value_from_json(const char *text, size_t len, crdt_value *out, 
     out->kind = CRDT_V_UNDEFINED;
     if (len == 9 && memcmp(text, "undefined", 9) == 0)
         return CRDT_OK;
-    json_error_t err;
-    json_t *j =
-        json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &err);
-    if (!j)
-        return CRDT_ERR_MALFORMED;
-    crdt_status st = from_jansson(j, out, depth);
-    json_decref(j);
+    json_parser jp = {text, text + len};
+    crdt_status st = json_value(&jp, out, depth);
+    if (st == CRDT_OK) {
+        json_ws(&jp);
+        if (jp.p != jp.end) {
+            crdt_value_clear(out);
+            st = CRDT_ERR_MALFORMED;
+        }
+    }
     return st;
 }
 

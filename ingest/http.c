@@ -130,10 +130,10 @@ void ingest_http_closed(ingest_server *srv, ingest_session *ss)
     ss->job = NULL;
     if (!job)
         return;
-    if (ss->job_submitted)
+    if (ss->job_submitted && !ss->job_done)
         job->session = NULL; /* the worker has it: freed when it comes back */
     else
-        ingest_job_free(job);
+        ingest_job_free(job); /* never submitted, or back and owned by us */
 }
 
 void ingest_http_answer_done(ingest_server *srv)

@@ -119,6 +119,14 @@ void ingest_jobs_free(ingest_jobs *jobs)
     free(jobs);
 }
 
+void ingest_jobs_set_notify(ingest_jobs *jobs, ingest_jobs_notify_fn notify, void *userdata)
+{
+    pthread_mutex_lock(&jobs->lock);
+    jobs->notify = notify;
+    jobs->userdata = userdata;
+    pthread_mutex_unlock(&jobs->lock);
+}
+
 void ingest_jobs_submit(ingest_jobs *jobs, ingest_job *job)
 {
     pthread_mutex_lock(&jobs->lock);

@@ -29,6 +29,10 @@ ingest_jobs *ingest_jobs_new(int threads, ingest_api *api, ingest_jobs_notify_fn
  * list (their responses unsent). */
 void ingest_jobs_free(ingest_jobs *jobs);
 
+/* Replaces the notify function (NULL: none); the old one is not called after
+ * this returns (workers call it under the pool's lock). */
+void ingest_jobs_set_notify(ingest_jobs *jobs, ingest_jobs_notify_fn notify, void *userdata);
+
 /* Queues job (owned by the pool until it comes back from take_done). */
 void ingest_jobs_submit(ingest_jobs *jobs, ingest_job *job);
 

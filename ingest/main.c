@@ -169,6 +169,7 @@ static int start(ingest_app *app)
         .client_id = app->node,
         .topic = app->settings.ops_topic,
         .ack_timeout_ms = app->settings.ack_timeout_ms,
+        .linger_ms = app->settings.linger_ms,
         .log = app->log,
         .notify = ingest_server_wake,
         .notify_userdata = app->server,
@@ -193,8 +194,14 @@ fail:;
 
 static void stop(ingest_app *app)
 {
-    /* Reverse order of start; the server last but one, since ops held by the
-     * producer point at its connection records. */
+    /* Nothing may wake the server once its sockets are gone; the sockets go
+     * before the jobs pool (HTTP sessions hand their jobs back), and the
+     * connection records after the producer (its ops point at them). */
+    if (app->producer)
+        ingest_produce_set_notify(app->producer, NULL, NULL);
+    if (app->jobs)
+        ingest_jobs_set_notify(app->jobs, NULL, NULL);
+    ingest_server_close(app->server);
     ingest_jobs_free(app->jobs);
     ingest_produce_free(app->producer);
     ingest_server_free(app->server);

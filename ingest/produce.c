@@ -36,10 +36,11 @@ static void on_delivery(void *userdata, void *msg_opaque, rd_kafka_resp_err_t er
     else
         p->done_head = op;
     p->done_tail = op;
-    pthread_mutex_unlock(&p->lock);
-    /* One wake per batch: the WebSocket thread takes the whole list. */
+    /* One wake per batch: the WebSocket thread takes the whole list. Called
+     * under the lock so that set_notify(NULL) really ends the calls. */
     if (was_empty && p->notify)
         p->notify(p->notify_userdata);
+    pthread_mutex_unlock(&p->lock);
 }
 
 ingest_produce *ingest_produce_new(const ingest_produce_opts *opts, char *err, size_t err_size)
@@ -87,6 +88,14 @@ rd_kafka_resp_err_t ingest_produce_send(ingest_produce *p, const char *key, size
 {
     return ckafka_producer_send(p->producer, p->topic, RD_KAFKA_PARTITION_UA, key, key_len, value,
                                 value_len, op, 0);
+}
+
+void ingest_produce_set_notify(ingest_produce *p, ingest_produce_notify_fn notify, void *userdata)
+{
+    pthread_mutex_lock(&p->lock);
+    p->notify = notify;
+    p->notify_userdata = userdata;
+    pthread_mutex_unlock(&p->lock);
 }
 
 ingest_op *ingest_produce_take_done(ingest_produce *p)

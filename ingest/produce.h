@@ -46,6 +46,7 @@ typedef struct ingest_produce_opts {
     const char *client_id;
     const char *topic;
     int64_t ack_timeout_ms;
+    int64_t linger_ms;
     clog *log; /* borrowed */
     ingest_produce_notify_fn notify;
     void *notify_userdata;
@@ -62,6 +63,10 @@ ingest_produce *ingest_produce_new(const ingest_produce_opts *opts, char *err, s
  */
 rd_kafka_resp_err_t ingest_produce_send(ingest_produce *p, const char *key, size_t key_len,
                                         const uint8_t *value, size_t value_len, ingest_op *op);
+
+/* Replaces the notify function (NULL: none). After it returns, the old one
+ * is not called any more: main clears it before closing the server. */
+void ingest_produce_set_notify(ingest_produce *p, ingest_produce_notify_fn notify, void *userdata);
 
 /* Takes every completed op, oldest first (NULL when none). The caller owns
  * them: answer, then free(). Any thread; the WebSocket thread in ingest. */

@@ -156,11 +156,19 @@ int ingest_server_loop(svc *s, void *arg)
     return 0;
 }
 
+void ingest_server_close(ingest_server *srv)
+{
+    if (!srv || !srv->ws)
+        return;
+    wsserver_free(srv->ws);
+    srv->ws = NULL;
+}
+
 void ingest_server_free(ingest_server *srv)
 {
     if (!srv)
         return;
-    wsserver_free(srv->ws);
+    ingest_server_close(srv);
     ingest_conn_free_all(srv);
     free(srv->scratch_msg);
     free(srv);

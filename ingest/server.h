@@ -10,7 +10,9 @@
  * Build order in main: ingest_server_new, then the producer and the jobs
  * pool with ingest_server_wake as their notify function, then
  * ingest_server_attach; svc_spawn(ingest_server_loop, ingest_server_wake).
- * Free order: after the loop ended, the jobs pool and producer, then
+ * Stop order: after the loop ended, clear the producer's and the pool's
+ * notify functions, ingest_server_close (closes every socket, which hands
+ * API jobs back), free the jobs pool and the producer, then
  * ingest_server_free. Prefix: ingest_server_.
  */
 #ifndef INGEST_SERVER_H
@@ -60,8 +62,12 @@ int ingest_server_loop(svc *s, void *srv);
  * the svc wake function. Any thread. */
 void ingest_server_wake(void *srv);
 
-/* Frees the server and every connection record still held by unanswered
- * ops (after the producer is freed). */
+/* Destroys the lws context: every socket is closed and its session state
+ * released. The wake function must not be called any more. */
+void ingest_server_close(ingest_server *srv);
+
+/* Frees the server (closing it first if needed) and every connection record still held by
+ * unanswered ops (after the producer is freed). */
 void ingest_server_free(ingest_server *srv);
 
 #endif

@@ -67,6 +67,14 @@ static const cfg_setting ingest_table[] = {
      .help = "retry_after_ms sent with NACK unavailable and rate_limited",
      .min = NS_PER_MS,
      .max = 600000 * NS_PER_MS},
+    {.name = "linger",
+     .flag = "--linger",
+     .env = "COLLAB_INGEST_LINGER",
+     .type = CFG_DURATION,
+     .default_value = "0ms",
+     .help = "librdkafka linger.ms: how long the producer waits to fill a batch",
+     .min = 0,
+     .max = 1000 * NS_PER_MS},
     {.name = "drain_timeout",
      .flag = "--drain-timeout",
      .env = "COLLAB_INGEST_DRAIN_TIMEOUT",
@@ -144,6 +152,7 @@ int ingest_settings_read(const cfg *c, ingest_settings *out, char *err, size_t e
     out->ack_timeout_ms = cfg_duration_ms(c, "ack_timeout");
     out->retry_after_ms = cfg_duration_ms(c, "retry_after");
     out->drain_timeout_ms = cfg_duration_ms(c, "drain_timeout");
+    out->linger_ms = cfg_duration_ms(c, "linger");
     out->ops_topic = cfg_string(c, "ops_topic");
     if (!out->ops_topic[0]) {
         snprintf(err, err_size, "ops_topic: must not be empty");

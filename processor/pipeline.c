@@ -75,6 +75,7 @@ struct ppipe {
     uint64_t *evicted;
     size_t evicted_count, evicted_cap; /* open addressing; cap a power of two */
     rd_kafka_message_t **gathered;
+    uint64_t dropped_ops; /* crdt_operations jobs the full view queue refused */
     bool fatal;
     atomic_bool ready;
     int64_t last_maintenance_ms;
@@ -303,9 +304,14 @@ static void push_op_view(ppipe *p, pdoc *d, const pending_op *op)
         d->views_seq = seq;
     } else {
         d->views_lost = true;
-        clog_field f[] = {clog_str("doc_id", d->id), clog_int("version", op->version)};
-        clog_emit(p->log, CLOG_WARN,
-                  "view queue full: crdt_operations entry dropped (replay fills it)", f, 2);
+        /* One line per 10,000 drops: a full queue must not become a log flood
+         * (processor_view_jobs_dropped_total counts every one). */
+        if (p->dropped_ops++ % 10000 == 0) {
+            clog_field f[] = {clog_str("doc_id", d->id), clog_int("version", op->version),
+                              clog_int("dropped_so_far", (int64_t)p->dropped_ops)};
+            clog_emit(p->log, CLOG_WARN,
+                      "view queue full: crdt_operations entries dropped (replay fills them)", f, 3);
+        }
     }
 }
 
@@ -368,11 +374,12 @@ static void commit_batch(ppipe *p)
         st = ckafka_txn_send_offsets(p->producer, p->consumer, offsets, p->cfg.kafka_timeout_ms,
                                      err, sizeof err);
     }
-    for (int attempt = 0; st == CKAFKA_TXN_OK || (st == CKAFKA_TXN_RETRY && attempt < 5);
-         attempt++) {
+    /* Commit only with the offsets in: a transaction committed without them
+     * would have its input merged a second time. */
+    if (st == CKAFKA_TXN_OK) {
         st = ckafka_txn_commit(p->producer, p->cfg.kafka_timeout_ms, err, sizeof err);
-        if (st != CKAFKA_TXN_RETRY)
-            break;
+        for (int attempt = 0; st == CKAFKA_TXN_RETRY && attempt < 5; attempt++)
+            st = ckafka_txn_commit(p->producer, p->cfg.kafka_timeout_ms, err, sizeof err);
     }
     rd_kafka_topic_partition_list_destroy(offsets);
     if (st == CKAFKA_TXN_FATAL) {

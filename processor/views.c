@@ -351,17 +351,9 @@ static docstore_status write_round(pviews *v, job *round, size_t count, char *er
             states[state_count++] = j;
         }
     }
-    /* Bounded batches keep each insert under MongoDB's message size. */
-    for (size_t i = 0; st == DOCSTORE_OK && i < op_count; i += 500) {
-        size_t chunk = op_count - i < 500 ? op_count - i : 500;
-        int64_t t0 = util_now_ns();
-        st = docstore_insert_ops(v->ds, ops + i, chunk, err, n);
-        metrics_histogram_observe_since_ns(v->mongo_seconds, t0);
-        if (st == DOCSTORE_OK)
-            metrics_counter_add(v->written_ops, chunk);
-    }
     qsort(states, state_count, sizeof *states, state_cmp);
-    /* The newest state of each document: MongoDB in bulk, then Redis. */
+    /* The newest state of each document: Redis first (what readers load
+     * first, and fast), then MongoDB documents in bulk, then the audit trail. */
     docstore_doc_version *versions = calloc(state_count ? state_count : 1, sizeof *versions);
     size_t newest = 0;
     for (size_t i = 0; versions && i < state_count; i++) {
@@ -377,12 +369,6 @@ static docstore_status write_round(pviews *v, job *round, size_t count, char *er
         snprintf(err, n, "out of memory");
         st = DOCSTORE_FAILED;
     }
-    for (size_t i = 0; st == DOCSTORE_OK && i < newest; i += 500) {
-        size_t chunk = newest - i < 500 ? newest - i : 500;
-        int64_t t0 = util_now_ns();
-        st = docstore_put_documents(v->ds, versions + i, chunk, err, n);
-        metrics_histogram_observe_since_ns(v->mongo_seconds, t0);
-    }
     for (size_t i = 0; st == DOCSTORE_OK && i < newest; i++) {
         job *j = states[i];
         int64_t t0 = util_now_ns();
@@ -390,7 +376,22 @@ static docstore_status write_round(pviews *v, job *round, size_t count, char *er
                                   err, n);
         metrics_histogram_observe_since_ns(v->redis_seconds, t0);
     }
+    for (size_t i = 0; st == DOCSTORE_OK && i < newest; i += 500) {
+        size_t chunk = newest - i < 500 ? newest - i : 500;
+        int64_t t0 = util_now_ns();
+        st = docstore_put_documents(v->ds, versions + i, chunk, err, n);
+        metrics_histogram_observe_since_ns(v->mongo_seconds, t0);
+    }
     free(versions);
+    /* Bounded batches keep each insert under MongoDB's message size. */
+    for (size_t i = 0; st == DOCSTORE_OK && i < op_count; i += 500) {
+        size_t chunk = op_count - i < 500 ? op_count - i : 500;
+        int64_t t0 = util_now_ns();
+        st = docstore_insert_ops(v->ds, ops + i, chunk, err, n);
+        metrics_histogram_observe_since_ns(v->mongo_seconds, t0);
+        if (st == DOCSTORE_OK)
+            metrics_counter_add(v->written_ops, chunk);
+    }
     for (job *j = round; st == DOCSTORE_OK && j; j = j->next) {
         if (j->kind != JOB_ITEM)
             continue;

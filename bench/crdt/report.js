@@ -59,10 +59,14 @@ function series (xs) {
   if (!xs) return 'n/a'
   return `${fmtMs(median(xs))} (p99 ${fmtMs(percentile(xs, 99))}, min ${fmtMs(Math.min(...xs))})`
 }
+function fmtRatio (r) {
+  return r >= 10 ? `${r.toFixed(0)}x` : `${r.toFixed(2)}x`
+}
+/** Yjs over the peer: medians, and fastest runs (on a loaded machine noise only ever
+ * adds time, so the fastest runs are the closest to the real cost). */
 function ratio (base, x) {
   if (!base || !x) return 'n/a'
-  const r = median(base) / median(x)
-  return r >= 10 ? `${r.toFixed(0)}x` : `${r.toFixed(2)}x`
+  return `${fmtRatio(median(base) / median(x))} (fastest ${fmtRatio(Math.min(...base) / Math.min(...x))})`
 }
 function mb (kb) { return (kb / 1024).toFixed(1) }
 function bytes (n) { return n.toLocaleString('en-US') }
@@ -78,7 +82,7 @@ out(`Measured by \`bench/crdt/run.sh\` on ${env.date}: ${env.cpu}, ${env.cores} 
   `fresh process per round (the first run of a process includes warm-up); shown is the median of the ` +
   `${env.rounds * env.repeats} runs, with p99 ` +
   '(nearest rank: with this few runs, the slowest) and the fastest run, in milliseconds. "vs Yjs" is ' +
-  'Yjs\'s median over the peer\'s median. The machine was shared with other work while measuring, so ' +
+  'Yjs\'s median over the peer\'s median, and Yjs\'s fastest run over the peer\'s fastest. The machine was shared with other work while measuring, so ' +
   'absolute numbers move between runs; ratios from the same run are the comparable figures.')
 out()
 
@@ -114,11 +118,13 @@ const engine = am.engine
 const yjs = am.yjs
 if (engine && yjs) {
   const speedup = median(yjs.apply_ms) / median(engine.apply_ms)
+  const fastest = Math.min(...yjs.apply_ms) / Math.min(...engine.apply_ms)
   const rss = amMem.engine ? amMem.engine.peak_rss_kb / 1024 : NaN
   const verdict = (ok) => ok ? 'met' : '**missed**'
   out('Targets of issue 3 for this workload:')
   out()
-  out(`- at least 25x faster than Yjs in the same run: ${speedup.toFixed(1)}x, ${verdict(speedup >= 25)}`)
+  out(`- at least 25x faster than Yjs in the same run: ${speedup.toFixed(1)}x by medians ` +
+    `(${verdict(speedup >= 25)}), ${fastest.toFixed(1)}x by fastest runs (${verdict(fastest >= 25)})`)
   out(`- peak RSS under 20 MB: ${Number.isNaN(rss) ? 'not measured' : `${rss.toFixed(1)} MB, ${verdict(rss < 20)}`}`)
   out(`- final state no larger than Yjs's: ${bytes(engine.state_bytes)} vs ${bytes(yjs.state_bytes)} bytes, ` +
     `${verdict(engine.state_bytes <= yjs.state_bytes)}`)

@@ -1,12 +1,15 @@
-// One load run against one system, in its own process (each system's client
-// library brings its own copy of yjs): CLIENTS clients on DOCS documents
-// (CLIENTS / DOCS each) send RATE ops/s in total for SECONDS after WARMUP
-// seconds. An op is one Yjs transaction: a character typed into the text and
-// the send time stored under the sender's key of a map. Every other client of
-// the document records, when the op's update is applied to its Y.Doc, the
-// time since it was sent (one process, one monotonic clock). Prints one JSON
-// object with the latency percentiles, receipts and the load generator's own
-// event-loop delay (so a saturated generator shows).
+// One load run against one system, in its own process: CLIENTS clients on
+// DOCS documents (CLIENTS / DOCS each) send RATE ops/s in total for SECONDS
+// after WARMUP seconds. Every system gets the same lean clients speaking its
+// own wire protocol with `ws` (collab: docs/protocol.md, UPDATE to ingest and
+// MERGED from the broadcaster; y-websocket: y-protocols sync messages;
+// Hocuspocus: its provider protocol, document name + auth + sync), so the
+// generator's cost is equal across systems and small: an op is one real Yjs
+// update (made by the sender's own Y.Doc) that inserts the marker
+// "@<sender>:<send time>;" into the text; a receiver finds the markers in the
+// raw frame instead of applying it to a Y.Doc. Latency = send time to
+// receipt, one process and one clock. Prints one JSON object, including the
+// generator's own event-loop delay (a saturated generator shows there).
 //
 //   node load.mjs collab|y-websocket|hocuspocus SETUP_JSON
 //
@@ -16,171 +19,221 @@
 import fs from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
+import * as Y from 'yjs';
 
 const [system, setupFile] = process.argv.slice(2);
 const setup = JSON.parse(fs.readFileSync(setupFile, 'utf8'));
 const { docs, clients: clientCount, rate, seconds, warmup } = setup;
+const MARKER = /@(\d+):(\d+\.\d+);/g;
 
-/** Opens one client of `docId`; resolves {doc, close} once it holds the server's state. */
-async function connector() {
-  if (system === 'collab') {
-    const { CollabProvider } = await import('../../client/dist/index.js');
-    const Y = await import('../../client/node_modules/yjs/dist/yjs.mjs');
-    return {
-      Y,
-      open: async (docId) => {
-        const doc = new Y.Doc();
-        const provider = new CollabProvider(doc, docId, {
-          writeUrl: setup.writeUrl,
-          readUrl: setup.readUrl,
-          token: setup.token,
-          WebSocket,
-          // Latency, not batching, is measured: every change is sent at once.
-          batch: { pauseMs: 1, maxDelayMs: 1, maxChars: 1 },
-        });
-        await provider.whenSynced();
-        return { doc, close: () => provider.destroy() };
-      },
-    };
-  }
-  const Y = await import('yjs');
-  if (system === 'y-websocket') {
-    const { WebsocketProvider } = await import('y-websocket');
-    return {
-      Y,
-      open: async (docId) => {
-        const doc = new Y.Doc();
-        const provider = new WebsocketProvider(setup.url, docId, doc, {
-          WebSocketPolyfill: WebSocket,
-          disableBc: true,
-        });
-        await new Promise((resolve) => provider.once('sync', resolve));
-        return { doc, close: () => provider.destroy() };
-      },
-    };
-  }
-  if (system === 'hocuspocus') {
-    const { HocuspocusProvider, HocuspocusProviderWebsocket } =
-      await import('@hocuspocus/provider');
-    return {
-      Y,
-      open: async (docId) => {
-        const doc = new Y.Doc();
-        const socket = new HocuspocusProviderWebsocket({
-          url: setup.url,
-          WebSocketPolyfill: WebSocket,
-        });
-        const provider = new HocuspocusProvider({
-          websocketProvider: socket,
-          name: docId,
-          document: doc,
-        });
-        provider.attach();
-        await new Promise((resolve) => provider.on('synced', resolve));
-        return {
-          doc,
-          close: () => {
-            provider.destroy();
-            socket.destroy();
-          },
-        };
-      },
-    };
-  }
-  throw new Error(`unknown system ${system}`);
+function frame(write) {
+  const e = encoding.createEncoder();
+  write(e);
+  return encoding.toUint8Array(e);
 }
+
+function openSocket(url) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.binaryType = 'nodebuffer';
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+/** Resolves with the first message `accept` returns a truthy value for. */
+function firstMessage(ws, accept) {
+  return new Promise((resolve) => {
+    const onMessage = (data) => {
+      if (accept(new Uint8Array(data))) {
+        ws.off('message', onMessage);
+        resolve();
+      }
+    };
+    ws.on('message', onMessage);
+  });
+}
+
+/**
+ * Per system: connect(client) opens its sockets, calls client.receive(bytes)
+ * for every frame that may carry others' updates, and resolves with
+ * send(update) once the client can send.
+ */
+const systems = {
+  async collab(client) {
+    const q = `access_token=${encodeURIComponent(setup.token)}`;
+    const path = `/v1/documents/${client.docId}`;
+    const write = await openSocket(`${setup.writeUrl}${path}/write?${q}`);
+    const hello = firstMessage(write, (m) => m[0] === 32);
+    const read = await openSocket(`${setup.readUrl}${path}/read?${q}`);
+    const synced = firstMessage(read, (m) => m[0] === 52);
+    read.on('message', (data) => {
+      if (data[0] === 49) client.receive(data); // MERGED
+    });
+    await Promise.all([hello, synced]);
+    client.sockets = [write, read];
+    let seq = 0;
+    return (update) =>
+      write.send(
+        frame((e) => {
+          encoding.writeVarUint(e, 16); // UPDATE
+          encoding.writeVarString(e, `${client.id}-${++seq}`);
+          encoding.writeVarUint(e, client.ydoc.clientID);
+          encoding.writeVarUint(e, Date.now());
+          encoding.writeVarUint8Array(e, update);
+        }),
+      );
+  },
+
+  async 'y-websocket'(client) {
+    const ws = await openSocket(`${setup.url}/${client.docId}`);
+    const synced = firstMessage(ws, (m) => m[0] === 0 && m[1] === 0); // the server's step 1
+    ws.on('message', (data) => {
+      if (data[0] === 0 && data[1] === 2) client.receive(data); // sync update
+    });
+    await synced;
+    client.sockets = [ws];
+    return (update) =>
+      ws.send(
+        frame((e) => {
+          encoding.writeVarUint(e, 0); // messageSync
+          encoding.writeVarUint(e, 2); // update
+          encoding.writeVarUint8Array(e, update);
+        }),
+      );
+  },
+
+  async hocuspocus(client) {
+    const ws = await openSocket(setup.url);
+    const name = client.docId;
+    const nameLength = frame((e) => encoding.writeVarString(e, name)).length;
+    const authenticated = firstMessage(ws, (m) => m[nameLength] === 2 && m[nameLength + 1] === 2);
+    ws.send(
+      frame((e) => {
+        encoding.writeVarString(e, name);
+        encoding.writeVarUint(e, 2); // Auth
+        encoding.writeVarUint(e, 0); // Token
+        encoding.writeVarString(e, 'bench');
+      }),
+    );
+    await authenticated;
+    const synced = firstMessage(
+      ws,
+      (m) => (m[nameLength] === 0 || m[nameLength] === 4) && m[nameLength + 1] === 1, // step 2
+    );
+    ws.on('message', (data) => {
+      if ((data[nameLength] === 0 || data[nameLength] === 4) && data[nameLength + 1] === 2) {
+        client.receive(data); // sync update
+      }
+    });
+    ws.send(
+      frame((e) => {
+        encoding.writeVarString(e, name);
+        encoding.writeVarUint(e, 0); // Sync
+        encoding.writeVarUint(e, 0); // step 1
+        encoding.writeVarUint8Array(e, Y.encodeStateVector(client.ydoc));
+      }),
+    );
+    await synced;
+    client.sockets = [ws];
+    return (update) =>
+      ws.send(
+        frame((e) => {
+          encoding.writeVarString(e, name);
+          encoding.writeVarUint(e, 0); // Sync
+          encoding.writeVarUint(e, 2); // update
+          encoding.writeVarUint8Array(e, update);
+        }),
+      );
+  },
+};
 
 function percentile(sorted, p) {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-const { open } = await connector();
+const connect = systems[system];
+if (!connect) throw new Error(`unknown system ${system}`);
+const latencies = [];
+let receipts = 0;
+let measuring = false;
+let measureFrom = Infinity;
 const perDoc = Math.floor(clientCount / docs.length);
 const clients = [];
 for (let c = 0; c < perDoc * docs.length; c++) {
-  const docId = docs[c % docs.length];
-  clients.push({ id: c, docId, ...(await open(docId)) });
-}
-
-const latencies = [];
-let receipts = 0;
-let measuredOps = 0;
-let measuring = false;
-for (const client of clients) {
-  const lat = client.doc.getMap('lat');
-  lat.observe((event) => {
-    if (event.transaction.local) return;
+  const client = { id: c, docId: docs[c % docs.length], ydoc: new Y.Doc() };
+  client.receive = (bytes) => {
     const now = performance.now();
-    for (const key of event.keysChanged) {
-      const value = lat.get(key);
-      if (value === undefined) continue;
-      const [measured, sentAt] = value;
-      if (measured) {
+    for (const [, sender, sentAt] of Buffer.from(bytes).toString('latin1').matchAll(MARKER)) {
+      const t = Number(sentAt);
+      if (Number(sender) !== client.id && t >= measureFrom) {
         receipts++;
-        latencies.push(now - sentAt);
+        latencies.push(now - t);
       }
     }
-  });
+  };
+  client.send = await connect(client);
+  clients.push(client);
 }
 
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 const start = performance.now();
 const sendEnd = start + (warmup + seconds) * 1000;
 let sent = 0;
+let measuredOps = 0;
 await new Promise((resolve) => {
   const tick = () => {
     const now = performance.now();
     if (!measuring && now >= start + warmup * 1000) {
       measuring = true;
+      measureFrom = now;
       loopDelay.enable();
     }
-    const due = Math.min(
-      Math.floor(((now - start) / 1000) * rate),
-      Math.floor(((sendEnd - start) / 1000) * rate),
-    );
+    const due = Math.floor((Math.min(now, sendEnd) - start) * (rate / 1000));
     for (; sent < due; sent++) {
       const client = clients[sent % clients.length];
-      client.doc.transact(() => {
-        const text = client.doc.getText('t');
-        text.insert(text.length === 0 ? 0 : sent % text.length, 'x');
-        client.doc.getMap('lat').set(String(client.id), [measuring, performance.now()]);
-      });
+      const text = client.ydoc.getText('t');
+      let update;
+      const capture = (u) => (update = u);
+      client.ydoc.once('update', capture);
+      text.insert(0, `@${client.id}:${performance.now().toFixed(3)};`);
+      client.send(update);
       if (measuring) measuredOps++;
     }
-    if (now >= sendEnd) {
-      resolve();
-    } else {
-      setTimeout(tick, 2);
-    }
+    if (now >= sendEnd) resolve();
+    else setTimeout(tick, 1);
   };
   tick();
 });
 loopDelay.disable();
 const expected = measuredOps * (perDoc - 1);
-// Let the last ops arrive: wait until every receipt is in, at most 10 s.
+// Let the last ops arrive: until every receipt is in, at most 10 s.
 const drainDeadline = performance.now() + 10_000;
 while (receipts < expected && performance.now() < drainDeadline) {
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 const sorted = latencies.sort((a, b) => a - b);
-const result = {
-  system,
-  clients: clients.length,
-  docs: docs.length,
-  targetRate: rate,
-  seconds,
-  measuredOps,
-  expectedReceipts: expected,
-  receipts,
-  deliveredPerSecond: receipts / seconds,
-  p50: percentile(sorted, 50),
-  p90: percentile(sorted, 90),
-  p99: percentile(sorted, 99),
-  max: sorted.at(-1) ?? null,
-  generatorLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
-};
-console.log(JSON.stringify(result));
-for (const client of clients) await client.close();
+console.log(
+  JSON.stringify({
+    system,
+    clients: clients.length,
+    docs: docs.length,
+    targetRate: rate,
+    seconds,
+    measuredOps,
+    expectedReceipts: expected,
+    receipts,
+    deliveredPerSecond: receipts / seconds,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? null,
+    generatorLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+  }),
+);
+for (const client of clients) for (const ws of client.sockets) ws.terminate();
 process.exit(0);

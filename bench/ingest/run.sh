@@ -83,6 +83,7 @@ for line in sys.stdin:
     if line.startswith("ingest_produce_latency_seconds_count"): c = float(line.split()[-1])
 print(int(b), int(c))'
 }
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 say "open loop: $connections connections, $rate ops/s for $seconds s"
 read -r b0 c0 < <(within_10ms)
 open_loop=$(loadgen --rate "$rate" --window 256)
@@ -99,7 +100,7 @@ section=$(cat <<MD
 <!-- bench:ingest:begin (written by bench/ingest/run.sh; edits here are overwritten) -->
 ## ingest: WebSocket -> Kafka, ACK after the delivery report
 
-Measured by \`bench/ingest/run.sh\` on $(date -u +%F): $cpu, $(nproc) cores shared by the load generator, ingest, the Kafka broker (same machine, KRaft, one node), FerretDB and Redis. One ingest process (Release), $connections WebSocket connections over $docs documents from one load-generator thread (\`ingest-loadgen\`), each op an UPDATE with a 30-byte Yjs update validated by the crdt engine, Avro-encoded, produced with acks=all (idempotent) and acknowledged from the delivery report. Latency: load generator send -> ACK received, after a 3 s warm-up, over $seconds s.
+Measured by \`bench/ingest/run.sh\` on $(date -u +%F): $cpu, $(nproc) cores shared by the load generator, ingest, the Kafka broker (same machine, KRaft, one node), FerretDB and Redis. One ingest process (Release), $connections WebSocket connections over $docs documents from one load-generator thread (\`ingest-loadgen\`), each op an UPDATE with a 30-byte Yjs update validated by the crdt engine, Avro-encoded, produced with acks=all (idempotent) and acknowledged from the delivery report. Latency: load generator send -> ACK received, after a 3 s warm-up, over $seconds s. Load average (1/5/15 min) when the runs began: $load_before - with more runnable threads than cores, every thread hop on the path (load generator, ingest's WebSocket thread, librdkafka, the broker's JVM, the delivery-report thread) waits for a core, which is what the latency tail measures on a busy machine; rerun on an idle one for the design's own figures.
 
 | run | target | acked ops/s | p50 ms | p99 ms | max ms | NACKs | errors |
 |---|---:|---:|---:|---:|---:|---:|---:|

@@ -19,10 +19,11 @@ import {
 } from './reference.js'
 
 /** How a batch seed decides the batch: its modes and the seeds of its sessions. */
-export function planBatch (batchSeed, sessionCount) {
+export function planBatch (batchSeed, sessionCount, { maxSteps = 40 } = {}) {
   const rng = new Prng(batchSeed)
   const plan = {
     batchSeed,
+    maxSteps,
     gc: !rng.chance(0.25),
     v2: rng.chance(0.3),
     order: rng.chance(0.75) ? 'shuffled' : 'causal',
@@ -196,7 +197,7 @@ export async function runBatch (cli, plan, { deltaSamples = 12 } = {}) {
   const sessions = []
   const usedClients = new Set()
   for (const seed of plan.sessionSeeds) {
-    const s = generateSession(new Prng(seed), { gc: plan.gc })
+    const s = generateSession(new Prng(seed), { gc: plan.gc, maxSteps: plan.maxSteps })
     if (s.clientIds.some(c => usedClients.has(c))) continue
     for (const c of s.clientIds) usedClients.add(c)
     sessions.push(s)

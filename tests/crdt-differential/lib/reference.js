@@ -9,6 +9,8 @@ import { getRoot } from './session.js'
 /** JSON-shaped copy: binary as arrays of byte values (the CLI contract), the rest as JSON does. */
 export function normalize (value) {
   if (value instanceof Uint8Array) return Array.from(value)
+  // As JSON.stringify does: a subdocument (Y.Doc) shows as its toJSON().
+  if (value !== null && typeof value === 'object' && typeof value.toJSON === 'function') return normalize(value.toJSON())
   if (Array.isArray(value)) return value.map(normalize)
   if (value !== null && typeof value === 'object') {
     const out = {}

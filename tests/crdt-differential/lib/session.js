@@ -91,7 +91,7 @@ function insertAttributes (rng) {
   return attrs
 }
 
-/** A value for a map entry or array element: any, binary, or a new nested type. */
+/** A value for a map entry or array element: any, binary, a subdocument or a new nested type. */
 function randomElement (rng, depth) {
   if (depth < 3 && rng.chance(0.25)) {
     const kind = rng.weighted({ text: 3, map: 3, array: 3, xmlText: 1, xmlElement: 1, xmlFragment: 1, xmlHook: 0.5 })
@@ -124,6 +124,10 @@ function randomElement (rng, depth) {
       case 'xmlFragment': return new Y.XmlFragment()
       case 'xmlHook': return new Y.XmlHook(rng.pick(['embed', 'widget']))
     }
+  }
+  if (rng.chance(0.02)) {
+    // A subdocument (ContentDoc): its guid and options travel, its content does not.
+    return new Y.Doc({ guid: `sub-${rng.uint32().toString(36)}`, meta: rng.chance(0.5) ? { kind: 'page' } : undefined })
   }
   if (rng.chance(0.08)) {
     const b = new Uint8Array(rng.int(0, 8))
@@ -269,7 +273,7 @@ export function generateSession (rng, { gc = true, maxSteps = 40, plainRootNames
   const roots = []
   for (let i = 0; i < nRoots; i++) {
     const kind = rng.weighted({ text: 4, map: 2, array: 2, xml: 2 })
-    // Plain names (one root per kind: t, m, a, x: the first letter of its kind) are what the fuzz targets read.
+    // Plain names (t, m, a, x: one root per kind) are what the fuzz targets read.
     const name = plainRootNames ? kind[0] : `${prefix}${kind}${i}`
     if (!roots.some(r => r.name === name)) roots.push({ name, kind })
   }

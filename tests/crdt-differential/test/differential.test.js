@@ -9,6 +9,8 @@
 //   CRDT_DIFF_BATCH_SEED run only the batch with this seed (printed with a failure)
 //   CRDT_DIFF_SESSION    run only the session with this seed, alone in its batch,
 //                        with CRDT_DIFF_GC=0|1, CRDT_DIFF_V2=0|1, CRDT_DIFF_ORDER=shuffled|causal
+//   CRDT_DIFF_MAX_STEPS  most edit/sync steps of a session (default 40); larger
+//                        values make larger documents
 //   CRDT_SOAK_SECONDS    soak mode: run batches from a random base seed until this
 //                        many seconds have passed
 //   COLLAB_BIN_DIR       where crdt-cli is (set by ctest)
@@ -23,6 +25,7 @@ import { planBatch, runBatch } from '../lib/batch.js'
 const env = process.env
 const batchSize = Number(env.CRDT_DIFF_BATCH ?? 60)
 const soakSeconds = Number(env.CRDT_SOAK_SECONDS ?? 0)
+const maxSteps = Number(env.CRDT_DIFF_MAX_STEPS ?? 40)
 
 function baseSeed () {
   if (soakSeconds > 0 || env.CRDT_DIFF_SEED === 'random') return crypto.randomBytes(4).readUInt32LE(0)
@@ -31,7 +34,8 @@ function baseSeed () {
 
 function reproduceHint (plan) {
   return `reproduce with: CRDT_DIFF_BATCH_SEED=${plan.batchSeed} CRDT_DIFF_BATCH=${plan.sessionSeeds.length} ` +
-    'npm test  (in tests/crdt-differential, COLLAB_BIN_DIR=<build>/bin)'
+    `CRDT_DIFF_MAX_STEPS=${plan.maxSteps} node --test test/differential.test.js ` +
+    '(in tests/crdt-differential, with COLLAB_BIN_DIR=<build>/bin)'
 }
 
 async function checkBatch (cli, plan, totals) {
@@ -61,7 +65,7 @@ test('differential: engine vs Yjs on random sessions', async (t) => {
 
   if (env.CRDT_DIFF_SESSION) {
     const seed = Number(env.CRDT_DIFF_SESSION) >>> 0
-    const plan = planBatch(seed, 0)
+    const plan = planBatch(seed, 0, { maxSteps })
     plan.sessionSeeds = [seed]
     if (env.CRDT_DIFF_GC !== undefined) plan.gc = env.CRDT_DIFF_GC !== '0'
     if (env.CRDT_DIFF_V2 !== undefined) plan.v2 = env.CRDT_DIFF_V2 === '1'
@@ -70,7 +74,7 @@ test('differential: engine vs Yjs on random sessions', async (t) => {
     return
   }
   if (env.CRDT_DIFF_BATCH_SEED) {
-    const plan = planBatch(Number(env.CRDT_DIFF_BATCH_SEED) >>> 0, batchSize)
+    const plan = planBatch(Number(env.CRDT_DIFF_BATCH_SEED) >>> 0, batchSize, { maxSteps })
     await t.test(`batch ${plan.batchSeed}`, () => checkBatch(cli, plan, totals))
     return
   }
@@ -81,14 +85,14 @@ test('differential: engine vs Yjs on random sessions', async (t) => {
   if (soakSeconds > 0) {
     const deadline = Date.now() + soakSeconds * 1000
     while (Date.now() < deadline) {
-      const plan = planBatch(seeds.uint32(), batchSize)
+      const plan = planBatch(seeds.uint32(), batchSize, { maxSteps })
       await t.test(`batch ${plan.batchSeed}`, () => checkBatch(cli, plan, totals))
     }
     return
   }
   const sessions = Number(env.CRDT_DIFF_SESSIONS ?? 2000)
   for (let done = 0; done < sessions; done += batchSize) {
-    const plan = planBatch(seeds.uint32(), Math.min(batchSize, sessions - done))
+    const plan = planBatch(seeds.uint32(), Math.min(batchSize, sessions - done), { maxSteps })
     await t.test(`batch ${plan.batchSeed}`, () => checkBatch(cli, plan, totals))
   }
 })

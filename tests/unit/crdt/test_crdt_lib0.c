@@ -201,10 +201,12 @@ static void test_any_rejects_bad_input(void **state)
     crdt_rd_init(&r, huge, sizeof(huge));
     assert_int_equal(crdt_value_read_any(&r, &v, 16), CRDT_ERR_TRUNCATED);
     /* Nesting deeper than allowed. */
-    uint8_t deep[40];
-    for (size_t i = 0; i < 39; i++)
-        deep[i] = 117, i++, deep[i] = 1;
-    deep[39] = 126;
+    uint8_t deep[41];
+    for (size_t level = 0; level < 20; level++) {
+        deep[2 * level] = 117;   /* array */
+        deep[2 * level + 1] = 1; /* of one element */
+    }
+    deep[40] = 126; /* null */
     crdt_rd_init(&r, deep, sizeof(deep));
     assert_int_equal(crdt_value_read_any(&r, &v, 5), CRDT_ERR_LIMIT);
     /* Invalid UTF-8 in a string. */
@@ -270,6 +272,39 @@ static void test_json_undefined_handling(void **state)
     assert_int_equal(crdt_value_from_json("[[[[1]]]]", 9, &v, 3), CRDT_ERR_LIMIT);
 }
 
+static void test_json_parse_js_rules(void **state)
+{
+    (void)state;
+    crdt_value v;
+    /* JSON.parse accepts NUL in keys and lone surrogates; the latter become U+FFFD. */
+    const char *text = " { \"\\u0000k\" : [ \"\\ud83d\\ude00\\ud800x\" , -0 , 1.5e2 ] } ";
+    assert_int_equal(crdt_value_from_json(text, strlen(text), &v, 8), CRDT_OK);
+    assert_int_equal(v.kind, CRDT_V_OBJECT);
+    assert_int_equal(v.u.obj.n, 1);
+    assert_int_equal(v.u.obj.kv[0].key_len, 2);
+    assert_memory_equal(v.u.obj.kv[0].key, "\0k", 2);
+    const crdt_value *arr = &v.u.obj.kv[0].val;
+    assert_int_equal(arr->u.arr.n, 3);
+    assert_string_equal(arr->u.arr.items[0].u.str.p, "\xf0\x9f\x98\x80\xef\xbf\xbdx");
+    assert_true(arr->u.arr.items[1].u.number == 0);
+    assert_true(arr->u.arr.items[2].u.number == 150);
+    char *s = to_json(&v);
+    assert_string_equal(s, "{\"\\u0000k\":[\"\xf0\x9f\x98\x80\xef\xbf\xbdx\",0,150]}");
+    free(s);
+    crdt_value_clear(&v);
+    /* Later duplicates win but keep the first position, as in JavaScript. */
+    const char *dup = "{\"a\":1,\"b\":2,\"a\":3}";
+    assert_int_equal(crdt_value_from_json(dup, strlen(dup), &v, 8), CRDT_OK);
+    s = to_json(&v);
+    assert_string_equal(s, "{\"a\":3,\"b\":2}");
+    free(s);
+    crdt_value_clear(&v);
+    const char *bad[] = {"",    "01",    "1.",      "[1,]",  "{\"a\" 1}", "\"\x01\"",
+                         "nul", "[1] 2", "\"\\x\"", "{1:2}", "\"\xff\""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(crdt_value_from_json(bad[i], strlen(bad[i]), &v, 8), CRDT_ERR_MALFORMED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_js_number_format),
         cmocka_unit_test(test_json_string_escapes),
         cmocka_unit_test(test_json_undefined_handling),
+        cmocka_unit_test(test_json_parse_js_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
