@@ -5,6 +5,7 @@
  */
 #include "ingest/awareness.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -51,7 +52,16 @@ int ingest_awareness_valid(const uint8_t *update, size_t len)
         size_t slen = 0;
         (void)crdt_rd_varuint(&r);
         (void)crdt_rd_varuint(&r);
-        (void)crdt_rd_varstring(&r, &slen);
+        const char *state = crdt_rd_varstring(&r, &slen);
+        if (!crdt_rd_ok(&r))
+            return -1;
+        /* Readers JSON.parse the state (y-protocols does, and presence:{doc}
+         * embeds it): refuse what would break them. */
+        json_error_t jerr;
+        json_t *j = json_loadb(state, slen, JSON_DECODE_ANY, &jerr);
+        if (!j)
+            return -1;
+        json_decref(j);
     }
     return crdt_rd_ok(&r) && crdt_rd_left(&r) == 0 ? 0 : -1;
 }

@@ -39,7 +39,7 @@ int ingest_awareness_publish(ingest_awareness *a, const char *doc_id, const uint
 
 /* Checks that update is a well-formed y-protocols awareness update
  * (varUint count, then per client varUint id, varUint clock, varString JSON
- * state) with nothing after it. 0 or -1. */
+ * state - which must parse as JSON) with nothing after it. 0 or -1. */
 int ingest_awareness_valid(const uint8_t *update, size_t len);
 
 #define INGEST_AWARENESS_TRACKED 8

@@ -24,8 +24,8 @@ typedef struct ingest_settings {
     int64_t retry_after_ms;            /* retry_after_ms of NACK unavailable / rate_limited */
     int64_t drain_timeout_ms;
     int64_t linger_ms;
-        /* producer batching delay */ /* shutdown: longest wait for pending answers */
-    const char *ops_topic;            /* collab.ops; borrowed from the cfg */
+    /* producer batching delay */ /* shutdown: longest wait for pending answers */
+    const char *ops_topic;        /* collab.ops; borrowed from the cfg */
     int partitions;
     int replication;  /* -1: the broker's default */
     int http_workers; /* threads for the HTTP API (argon2, MongoDB) */

@@ -137,8 +137,9 @@ static int register_metrics(ppipe *p, metrics_registry *reg)
                               latency_buckets, sizeof latency_buckets / sizeof latency_buckets[0],
                               &m->latency_seconds) != METRICS_OK ||
         metrics_histogram_new(reg, "processor_recovery_seconds",
-                              "Time to recover one assigned partition", metrics_latency_buckets,
-                              METRICS_LATENCY_BUCKET_COUNT, &m->recovery_seconds) != METRICS_OK ||
+                              "Time to recover the partitions of one assignment",
+                              metrics_latency_buckets, METRICS_LATENCY_BUCKET_COUNT,
+                              &m->recovery_seconds) != METRICS_OK ||
         metrics_histogram_new(reg, "processor_document_load_seconds",
                               "Time to load one document from the views", metrics_latency_buckets,
                               METRICS_LATENCY_BUCKET_COUNT, &m->load_seconds) != METRICS_OK ||
@@ -729,38 +730,52 @@ static void push_partition_state(pdoc *d, void *userdata)
         push_state_view(sp->p, d);
 }
 
-/* Recovers every partition that needs it, retrying with backoff (MongoDB or
- * Kafka may be down) until it worked or the service stops. */
+/* Recovers every partition that needs it, all at once, retrying with
+ * backoff (MongoDB or Kafka may be down) until it worked or the service
+ * stops. */
 static void recover_partitions(ppipe *p)
 {
     util_backoff backoff;
     util_backoff_init(&backoff, 200, 5000);
-    for (size_t i = 0; i < p->part_count && !p->fatal; i++) {
-        part_state *ps = &p->parts[i];
-        while (ps->assigned && ps->need_recovery && !svc_stopping(p->svc)) {
-            int64_t t0 = util_now_ns();
-            int64_t records = 0, gaps = 0;
-            char err[512];
-            pdoc_drop_partition(p->docs, ps->partition);
-            if (precover_partition(&p->recover, p->docs, ps->partition, replayed_record, p,
-                                   &records, &gaps, err, sizeof err) == 0) {
-                ps->need_recovery = false;
-                state_push sp = {p, ps->partition};
+    int32_t *todo = calloc(p->part_count ? p->part_count : 1, sizeof *todo);
+    if (!todo) {
+        fail_fatal(p, "out of memory");
+        return;
+    }
+    while (!p->fatal && !svc_stopping(p->svc)) {
+        size_t n = 0;
+        for (size_t i = 0; i < p->part_count; i++) {
+            if (p->parts[i].assigned && p->parts[i].need_recovery)
+                todo[n++] = p->parts[i].partition;
+        }
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++)
+            pdoc_drop_partition(p->docs, todo[i]);
+        int64_t t0 = util_now_ns();
+        int64_t records = 0, gaps = 0;
+        char err[512];
+        if (precover_partitions(&p->recover, p->docs, todo, n, replayed_record, p, &records, &gaps,
+                                err, sizeof err) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                part_get(p, todo[i])->need_recovery = false;
+                state_push sp = {p, todo[i]};
                 pdoc_each(p->docs, push_partition_state, &sp);
-                metrics_histogram_observe_since_ns(p->m.recovery_seconds, t0);
-                metrics_counter_add(p->m.recovery_records, (uint64_t)records);
-                metrics_counter_add(p->m.recovery_gaps, (uint64_t)gaps);
-                clog_field f[] = {clog_int("partition", ps->partition),
-                                  clog_int("records", records), clog_int("gaps", gaps),
-                                  clog_double("seconds", (double)(util_now_ns() - t0) / 1e9)};
-                clog_emit(p->log, CLOG_INFO, "partition recovered", f, 4);
-            } else {
-                clog_field f[] = {clog_int("partition", ps->partition), clog_str("error", err)};
-                clog_emit(p->log, CLOG_WARN, "partition recovery failed; retrying", f, 2);
-                util_sleep_ms(util_backoff_next(&backoff));
             }
+            metrics_histogram_observe_since_ns(p->m.recovery_seconds, t0);
+            metrics_counter_add(p->m.recovery_records, (uint64_t)records);
+            metrics_counter_add(p->m.recovery_gaps, (uint64_t)gaps);
+            clog_field f[] = {clog_int("partitions", (int64_t)n), clog_int("records", records),
+                              clog_int("gaps", gaps),
+                              clog_double("seconds", (double)(util_now_ns() - t0) / 1e9)};
+            clog_emit(p->log, CLOG_INFO, "partitions recovered", f, 4);
+        } else {
+            clog_field f[] = {clog_int("partitions", (int64_t)n), clog_str("error", err)};
+            clog_emit(p->log, CLOG_WARN, "partition recovery failed; retrying", f, 2);
+            util_sleep_ms(util_backoff_next(&backoff));
         }
     }
+    free(todo);
 }
 
 static void on_assigned(void *userdata, const rd_kafka_topic_partition_list_t *parts)

@@ -207,115 +207,150 @@ static rd_kafka_t *tail_consumer(const precover_ctx *ctx, ckafka_base *base, cha
     return rk;
 }
 
-int precover_partition(const precover_ctx *ctx, pdoc_table *t, int32_t partition,
-                       precover_record_fn fn, void *userdata, int64_t *records, int64_t *gaps,
-                       char *err, size_t err_size)
+/* Replays one record of the tail into its document (loaded first if
+ * needed). -1 when the document cannot be loaded (err set). */
+static int replay_tail_record(const precover_ctx *ctx, pdoc_table *t, const rd_kafka_message_t *msg,
+                              bool log_complete, precover_record_fn fn, void *userdata,
+                              int64_t *records, int64_t *gaps, char *err, size_t err_size)
+{
+    struct cavro_merged_op m;
+    char why[256];
+    if (cavro_merged_op_decode(ctx->avro, msg->payload, msg->len, &m, why, sizeof why) !=
+        CAVRO_OK) {
+        /* Only the processor writes this topic; skip what cannot be read. */
+        clog_emit(ctx->log, CLOG_ERROR, "recovery: undecodable merged record",
+                  (clog_field[]){clog_str("error", why), clog_int("offset", msg->offset)}, 2);
+        return 0;
+    }
+    int rc = 0;
+    pdoc *d = pdoc_find(t, m.doc_id);
+    if (!d)
+        d = precover_load_doc(ctx, t, m.doc_id, msg->partition,
+                              log_complete ? PRECOVER_SNAPSHOT : PRECOVER_VIEWS, NULL, err,
+                              err_size);
+    if (!d) {
+        rc = -1;
+    } else if (m.doc_version > d->version) {
+        if (m.doc_version != d->version + 1) {
+            (*gaps)++;
+            clog_emit(ctx->log, CLOG_ERROR, "recovery: version gap",
+                      (clog_field[]){clog_str("doc_id", m.doc_id), clog_int("have", d->version),
+                                     clog_int("record", m.doc_version)},
+                      3);
+        }
+        if (pmerge_replay(ctx->avro, d, &m, why, sizeof why) != 0)
+            clog_emit(ctx->log, CLOG_ERROR, "recovery: replay failed",
+                      (clog_field[]){clog_str("doc_id", m.doc_id), clog_str("error", why)}, 2);
+        (*records)++;
+        if (fn)
+            fn(userdata, d, &m);
+    }
+    cavro_merged_op_clear(&m);
+    return rc;
+}
+
+int precover_partitions(const precover_ctx *ctx, pdoc_table *t, const int32_t *partitions,
+                        size_t count, precover_record_fn fn, void *userdata, int64_t *records,
+                        int64_t *gaps, char *err, size_t err_size)
 {
     *records = 0;
     *gaps = 0;
+    if (count == 0)
+        return 0;
     ckafka_base base;
     ckafka_base_init(&base, ctx->log, "consumer");
     rd_kafka_t *rk = tail_consumer(ctx, &base, err, err_size);
     if (!rk)
         return -1;
     int rc = 0;
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, ctx->merged_topic, partition);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)count);
+    for (size_t i = 0; i < count; i++)
+        rd_kafka_topic_partition_list_add(parts, ctx->merged_topic, partitions[i]);
     rd_kafka_resp_err_t kerr = rd_kafka_committed(rk, parts, ctx->timeout_ms);
     if (kerr) {
-        snprintf(err, err_size, "committed offset of %s in %s: %s", ctx->merged_topic,
+        snprintf(err, err_size, "committed offsets of %s in %s: %s", ctx->merged_topic,
                  ctx->snapshotter_group, rd_kafka_err2str(kerr));
         rc = -1;
     }
-    int64_t low = 0, high = 0;
-    if (rc == 0) {
-        kerr = rd_kafka_query_watermark_offsets(rk, ctx->merged_topic, partition, &low, &high,
+    /* Per partition: where to start, whether the log still holds everything
+     * after the snapshots, and whether there is anything to read at all. */
+    bool *complete = calloc(count, sizeof *complete);
+    bool *pending = calloc(count, sizeof *pending);
+    if (!complete || !pending) {
+        snprintf(err, err_size, "out of memory");
+        rc = -1;
+    }
+    rd_kafka_topic_partition_list_t *reading = rd_kafka_topic_partition_list_new((int)count);
+    size_t open = 0;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        int64_t low = 0, high = 0;
+        kerr = rd_kafka_query_watermark_offsets(rk, ctx->merged_topic, partitions[i], &low, &high,
                                                 ctx->timeout_ms);
         if (kerr) {
-            snprintf(err, err_size, "watermarks of %s[%d]: %s", ctx->merged_topic, (int)partition,
-                     rd_kafka_err2str(kerr));
+            snprintf(err, err_size, "watermarks of %s[%d]: %s", ctx->merged_topic,
+                     (int)partitions[i], rd_kafka_err2str(kerr));
             rc = -1;
+            break;
+        }
+        int64_t start = parts->elems[i].offset;
+        if (start < 0)
+            start = RD_KAFKA_OFFSET_BEGINNING;
+        /* Every record after the snapshots is in the log, unless retention
+         * deleted some: then the views (crdt_operations) fill in. */
+        complete[i] = start >= low || (start == RD_KAFKA_OFFSET_BEGINNING && low == 0);
+        if (!complete[i])
+            clog_emit(ctx->log, CLOG_WARN,
+                      "recovery: the log no longer holds every record after the snapshots; "
+                      "crdt_operations fill the gap",
+                      (clog_field[]){clog_int("partition", partitions[i]), clog_int("from", start),
+                                     clog_int("log_start", low)},
+                      3);
+        if (high > low && (start == RD_KAFKA_OFFSET_BEGINNING || start < high)) {
+            rd_kafka_topic_partition_list_add(reading, ctx->merged_topic, partitions[i])->offset =
+                start;
+            pending[i] = true;
+            open++;
         }
     }
-    int64_t start = parts->elems[0].offset;
-    if (start < 0)
-        start = RD_KAFKA_OFFSET_BEGINNING;
-    /* Every record after the snapshots is in the log, unless retention
-     * deleted some: then the views (crdt_operations) fill in. */
-    bool log_complete = start >= low || (start == RD_KAFKA_OFFSET_BEGINNING && low == 0);
-    if (rc == 0 && !log_complete)
-        clog_emit(ctx->log, CLOG_WARN,
-                  "recovery: the log no longer holds every record after the snapshots; "
-                  "crdt_operations fill the gap",
-                  (clog_field[]){clog_int("partition", partition), clog_int("from", start),
-                                 clog_int("log_start", low)},
-                  3);
-    parts->elems[0].offset = start;
-    if (rc == 0 && high > 0 && (start == RD_KAFKA_OFFSET_BEGINNING || start < high)) {
-        kerr = rd_kafka_assign(rk, parts);
+    if (rc == 0 && open > 0) {
+        kerr = rd_kafka_assign(rk, reading);
         if (kerr) {
             snprintf(err, err_size, "assign: %s", rd_kafka_err2str(kerr));
             rc = -1;
         }
-        int64_t deadline = util_now_ms() + (int64_t)ctx->timeout_ms;
-        bool eof = false;
-        while (rc == 0 && !eof) {
-            rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 200);
-            if (!msg) {
-                if (util_now_ms() > deadline) {
-                    snprintf(err, err_size, "recovery of %s[%d] timed out", ctx->merged_topic,
-                             (int)partition);
-                    rc = -1;
-                }
-                continue;
-            }
-            deadline = util_now_ms() + (int64_t)ctx->timeout_ms;
-            if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                eof = true;
-            } else if (msg->err) {
-                snprintf(err, err_size, "recovery read: %s", rd_kafka_message_errstr(msg));
-                rc = -1;
-            } else {
-                struct cavro_merged_op m;
-                char why[256];
-                if (cavro_merged_op_decode(ctx->avro, msg->payload, msg->len, &m, why,
-                                           sizeof why) != CAVRO_OK) {
-                    /* Only the processor writes this topic; skip what cannot be read. */
-                    clog_emit(
-                        ctx->log, CLOG_ERROR, "recovery: undecodable merged record",
-                        (clog_field[]){clog_str("error", why), clog_int("offset", msg->offset)}, 2);
-                } else {
-                    pdoc *d = pdoc_find(t, m.doc_id);
-                    if (!d)
-                        d = precover_load_doc(ctx, t, m.doc_id, partition,
-                                              log_complete ? PRECOVER_SNAPSHOT : PRECOVER_VIEWS,
-                                              NULL, err, err_size);
-                    if (!d) {
-                        rc = -1;
-                    } else if (m.doc_version > d->version) {
-                        if (m.doc_version != d->version + 1) {
-                            (*gaps)++;
-                            clog_emit(ctx->log, CLOG_ERROR, "recovery: version gap",
-                                      (clog_field[]){clog_str("doc_id", m.doc_id),
-                                                     clog_int("have", d->version),
-                                                     clog_int("record", m.doc_version)},
-                                      3);
-                        }
-                        if (pmerge_replay(ctx->avro, d, &m, why, sizeof why) != 0)
-                            clog_emit(ctx->log, CLOG_ERROR, "recovery: replay failed",
-                                      (clog_field[]){clog_str("doc_id", m.doc_id),
-                                                     clog_str("error", why)},
-                                      2);
-                        (*records)++;
-                        if (fn)
-                            fn(userdata, d, &m);
-                    }
-                    cavro_merged_op_clear(&m);
-                }
-            }
-            rd_kafka_message_destroy(msg);
-        }
     }
+    int64_t deadline = util_now_ms() + (int64_t)ctx->timeout_ms;
+    while (rc == 0 && open > 0) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 200);
+        if (!msg) {
+            if (util_now_ms() > deadline) {
+                snprintf(err, err_size, "recovery of %s timed out", ctx->merged_topic);
+                rc = -1;
+            }
+            continue;
+        }
+        deadline = util_now_ms() + (int64_t)ctx->timeout_ms;
+        size_t i = 0;
+        while (i < count && partitions[i] != msg->partition)
+            i++;
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            /* End of the committed log (read_committed: the last stable offset). */
+            if (i < count && pending[i]) {
+                pending[i] = false;
+                open--;
+            }
+        } else if (msg->err) {
+            snprintf(err, err_size, "recovery read: %s", rd_kafka_message_errstr(msg));
+            rc = -1;
+        } else if (i < count) {
+            rc = replay_tail_record(ctx, t, msg, complete[i], fn, userdata, records, gaps, err,
+                                    err_size);
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    free(complete);
+    free(pending);
+    rd_kafka_topic_partition_list_destroy(reading);
     rd_kafka_topic_partition_list_destroy(parts);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);

@@ -78,6 +78,33 @@ int precover_prefetch(const precover_ctx *ctx, pdoc_table *t, const char *const 
 int precover_load_policy(const precover_ctx *ctx, pdoc *d, char *err, size_t err_size);
 
 /*
+ * Recovers partitions as described above, reading them all with one
+ * consumer. *records = records replayed, *gaps = records that did not follow
+ * their document's version (logged; a missing snapshot or a damaged log).
+ * Returns 0, or -1 with the reason in err (the caller drops what was loaded
+ * and retries; replaying a record twice is a no-op anyway).
+ */
+int precover_partitions(const precover_ctx *ctx, pdoc_table *t, const int32_t *partitions,
+                        size_t count, precover_record_fn fn, void *userdata, int64_t *records,
+                        int64_t *gaps, char *err, size_t err_size);
+
+/*
+ * Loads several documents at once, each from its latest snapshot only, with
+ * two MongoDB queries in all (last_processed_version, then document_versions
+ * by id); a document without a snapshot starts empty. Only for documents whose
+ * state is exactly their latest snapshot: not in memory, not evicted since
+ * their partition was recovered, and without records after the snapshotter's
+ * offset (those were loaded by the recovery). ids[i] goes to partitions[i];
+ * ids already in t are skipped. Returns 0, or -1 with the reason in err
+ * (nothing half-loaded stays in t).
+ */
+int precover_prefetch(const precover_ctx *ctx, pdoc_table *t, const char *const *ids,
+                      const int32_t *partitions, size_t count, char *err, size_t err_size);
+
+/* Reads d's item policy from MongoDB documents if not known yet. 0 or -1. */
+int precover_load_policy(const precover_ctx *ctx, pdoc *d, char *err, size_t err_size);
+
+/*
  * Recovers one partition as described above. *records = records replayed,
  * *gaps = records that did not follow their document's version (logged; a
  * missing snapshot or a damaged log). Returns 0, or -1 with the reason in err

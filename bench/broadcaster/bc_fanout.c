@@ -131,6 +131,32 @@ static void feed(bench *b, reader *r, const uint8_t *p, size_t n)
     }
 }
 
+/* Reads whatever the ready connections have (waiting up to timeout_ms). */
+static void drain(bench *b, int ep, int timeout_ms)
+{
+    static uint8_t buf[1 << 16];
+    struct epoll_event evs[256];
+    int n = epoll_wait(ep, evs, 256, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        reader *r = evs[i].data.ptr;
+        for (;;) {
+            ssize_t got = read(r->c->fd, buf, sizeof buf);
+            if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+                /* The broadcaster closed it: that reader will not finish. */
+                epoll_ctl(ep, EPOLL_CTL_DEL, r->c->fd, NULL);
+                r->closed = true;
+                b->bad++;
+                break;
+            }
+            if (got < 0)
+                break;
+            feed(b, r, buf, (size_t)got);
+            if ((size_t)got < sizeof buf)
+                break;
+        }
+    }
+}
+
 static void *produce(void *arg)
 {
     bench *b = arg;
@@ -221,7 +247,6 @@ int main(int argc, char **argv)
     fprintf(stderr, "broadcaster up (pid %d); opening %d connections\n", (int)b.env.pid,
             b.subscribers);
     int ep = epoll_create1(0);
-    int with_state = 0;
     int64_t t0 = util_now_ns();
     for (int i = 0; i < b.subscribers; i++) {
         reader *r = &b.readers[i];
@@ -238,25 +263,20 @@ int main(int argc, char **argv)
         if (r->c->len) { /* bytes wsc read past the handshake */
             feed(&b, r, r->c->buf, r->c->len);
             r->c->len = 0;
-            with_state += r->next != 0;
         }
+        if (i % 64 == 63)
+            drain(&b, ep, 0); /* keep the open ones answered (pings) */
     }
     fprintf(stderr, "connected in %.1f s; waiting for every STATE\n",
             (double)(util_now_ns() - t0) / 1e9);
-    static uint8_t buf[1 << 16];
-    struct epoll_event evs[256];
     int64_t deadline = util_now_ms() + 120000;
-    while (with_state < b.subscribers && util_now_ms() < deadline) {
-        int n = epoll_wait(ep, evs, 256, 100);
-        for (int i = 0; i < n; i++) {
-            reader *r = evs[i].data.ptr;
-            ssize_t got = read(r->c->fd, buf, sizeof buf);
-            if (got > 0) {
-                bool had = r->next != 0;
-                feed(&b, r, buf, (size_t)got);
-                with_state += !had && r->next != 0;
-            }
-        }
+    while (util_now_ms() < deadline) {
+        int with_state = 0;
+        for (int i = 0; i < b.subscribers; i++)
+            with_state += b.readers[i].next != 0;
+        if (with_state == b.subscribers)
+            break;
+        drain(&b, ep, 100);
     }
     double cpu0 = cpu_seconds(b.env.pid);
     pthread_t producer;
@@ -270,25 +290,7 @@ int main(int argc, char **argv)
                     (unsigned long long)b.delivered, b.finished);
             report += 5000;
         }
-        int n = epoll_wait(ep, evs, 256, 100);
-        for (int i = 0; i < n; i++) {
-            reader *r = evs[i].data.ptr;
-            for (;;) {
-                ssize_t got = read(r->c->fd, buf, sizeof buf);
-                if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
-                    /* The broadcaster closed it: that reader will not finish. */
-                    epoll_ctl(ep, EPOLL_CTL_DEL, r->c->fd, NULL);
-                    r->closed = true;
-                    b.bad++;
-                    break;
-                }
-                if (got < 0)
-                    break;
-                feed(&b, r, buf, (size_t)got);
-                if ((size_t)got < sizeof buf)
-                    break;
-            }
-        }
+        drain(&b, ep, 100);
     }
     double cpu1 = cpu_seconds(b.env.pid);
     pthread_join(producer, NULL);

@@ -35,49 +35,56 @@ function frame(write) {
   return encoding.toUint8Array(e);
 }
 
-function openSocket(url) {
+/**
+ * Opens a socket whose messages go to `onMessage` from the very first one
+ * (a server may send right after the upgrade, in the same read). Resolves
+ * with {ws, first}: `first(accept)` resolves at the first message, past or
+ * future, that `accept` takes.
+ */
+function openSocket(url, onMessage = () => {}) {
+  const early = [];
+  const waiters = [];
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  ws.binaryType = 'nodebuffer';
+  ws.on('message', (data) => {
+    const bytes = new Uint8Array(data);
+    if (early.length < 16) early.push(bytes);
+    for (const w of [...waiters]) {
+      if (w.accept(bytes)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+    onMessage(bytes);
+  });
+  const first = (accept) =>
+    early.some(accept)
+      ? Promise.resolve()
+      : new Promise((resolve) => waiters.push({ accept, resolve }));
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
-    ws.binaryType = 'nodebuffer';
-    ws.once('open', () => resolve(ws));
+    ws.once('open', () => resolve({ ws, first }));
     ws.once('error', reject);
   });
 }
 
-/** Resolves with the first message `accept` returns a truthy value for. */
-function firstMessage(ws, accept) {
-  return new Promise((resolve) => {
-    const onMessage = (data) => {
-      if (accept(new Uint8Array(data))) {
-        ws.off('message', onMessage);
-        resolve();
-      }
-    };
-    ws.on('message', onMessage);
-  });
-}
-
 /**
- * Per system: connect(client) opens its sockets, calls client.receive(bytes)
- * for every frame that may carry others' updates, and resolves with
- * send(update) once the client can send.
+ * Per system: connect(client) opens its sockets, hands every frame that may
+ * carry others' updates to client.receive(bytes), and resolves with
+ * send(update) once the client holds the server's state.
  */
 const systems = {
   async collab(client) {
     const q = `access_token=${encodeURIComponent(setup.token)}`;
     const path = `/v1/documents/${client.docId}`;
-    const write = await openSocket(`${setup.writeUrl}${path}/write?${q}`);
-    const hello = firstMessage(write, (m) => m[0] === 32);
-    const read = await openSocket(`${setup.readUrl}${path}/read?${q}`);
-    const synced = firstMessage(read, (m) => m[0] === 52);
-    read.on('message', (data) => {
-      if (data[0] === 49) client.receive(data); // MERGED
+    const writer = await openSocket(`${setup.writeUrl}${path}/write?${q}`);
+    const reader = await openSocket(`${setup.readUrl}${path}/read?${q}`, (m) => {
+      if (m[0] === 49) client.receive(m); // MERGED
     });
-    await Promise.all([hello, synced]);
-    client.sockets = [write, read];
+    await Promise.all([writer.first((m) => m[0] === 32), reader.first((m) => m[0] === 52)]); // HELLO, SYNCED
+    client.sockets = [writer.ws, reader.ws];
     let seq = 0;
     return (update) =>
-      write.send(
+      writer.ws.send(
         frame((e) => {
           encoding.writeVarUint(e, 16); // UPDATE
           encoding.writeVarString(e, `${client.id}-${++seq}`);
@@ -89,12 +96,10 @@ const systems = {
   },
 
   async 'y-websocket'(client) {
-    const ws = await openSocket(`${setup.url}/${client.docId}`);
-    const synced = firstMessage(ws, (m) => m[0] === 0 && m[1] === 0); // the server's step 1
-    ws.on('message', (data) => {
-      if (data[0] === 0 && data[1] === 2) client.receive(data); // sync update
+    const { ws, first } = await openSocket(`${setup.url}/${client.docId}`, (m) => {
+      if (m[0] === 0 && m[1] === 2) client.receive(m); // sync update
     });
-    await synced;
+    await first((m) => m[0] === 0 && m[1] === 0); // the server's sync step 1
     client.sockets = [ws];
     return (update) =>
       ws.send(
@@ -107,10 +112,13 @@ const systems = {
   },
 
   async hocuspocus(client) {
-    const ws = await openSocket(setup.url);
     const name = client.docId;
-    const nameLength = frame((e) => encoding.writeVarString(e, name)).length;
-    const authenticated = firstMessage(ws, (m) => m[nameLength] === 2 && m[nameLength + 1] === 2);
+    const at = frame((e) => encoding.writeVarString(e, name)).length; // after the name
+    const isSync = (m, kind) => (m[at] === 0 || m[at] === 4) && m[at + 1] === kind; // Sync, SyncReply
+    const { ws, first } = await openSocket(setup.url, (m) => {
+      if (isSync(m, 2)) client.receive(m); // update
+    });
+    const authenticated = first((m) => m[at] === 2 && m[at + 1] === 2);
     ws.send(
       frame((e) => {
         encoding.writeVarString(e, name);
@@ -120,15 +128,7 @@ const systems = {
       }),
     );
     await authenticated;
-    const synced = firstMessage(
-      ws,
-      (m) => (m[nameLength] === 0 || m[nameLength] === 4) && m[nameLength + 1] === 1, // step 2
-    );
-    ws.on('message', (data) => {
-      if ((data[nameLength] === 0 || data[nameLength] === 4) && data[nameLength + 1] === 2) {
-        client.receive(data); // sync update
-      }
-    });
+    const synced = first((m) => isSync(m, 1)); // the server's sync step 2
     ws.send(
       frame((e) => {
         encoding.writeVarString(e, name);

@@ -487,8 +487,8 @@ static bool read_recovery_log(bench *b, int count, double *sum_s, int64_t *recor
             at = atof(ts + 11) * 3600 + atof(ts + 14) * 60 + atof(ts + 17);
         if (msg && strcmp(msg, "kafka partitions assigned") == 0 && *first_assigned == 0)
             *first_assigned = at;
-        if (msg && strcmp(msg, "partition recovered") == 0) {
-            recovered++;
+        if (msg && strcmp(msg, "partitions recovered") == 0) {
+            recovered += (int)json_integer_value(json_object_get(j, "partitions"));
             *sum_s += json_real_value(json_object_get(j, "seconds"));
             *records += json_integer_value(json_object_get(j, "records"));
             *gaps += json_integer_value(json_object_get(j, "gaps"));

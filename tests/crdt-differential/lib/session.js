@@ -24,6 +24,7 @@ const STRING_PIECES = [
   '😀', '👍🏽', '👨‍👩‍👧', '𝄞', '🇫🇷', '🙂',
   'e\u0301', '\n', '\t', '"', '\\', '<', '>', '&', "'", '/', '\u0001', '\u001f', '\u007f'
 ]
+// U+0000 is left to test/edges.test.js, which checks it everywhere it can appear.
 const KEYS = ['a', 'b', 'c', 'd', 'e', 'title', 'ключ', '😀', 'long key with spaces', '']
 const ATTR_KEYS = ['bold', 'italic', 'color', 'link', 'size']
 const NODE_NAMES = ['p', 'h1', 'div', 'span', 'ul', 'li', 'blockquote']

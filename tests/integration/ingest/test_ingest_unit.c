@@ -235,6 +235,16 @@ static void test_awareness_tracking(void **state)
     uint8_t *update = take(&b, &len);
     assert_int_equal(ingest_awareness_valid(update, len), 0);
     assert_int_equal(ingest_awareness_valid(update, len - 1), -1);
+    crdt_buf bad;
+    crdt_buf_init(&bad);
+    crdt_buf_varuint(&bad, 1);
+    crdt_buf_varuint(&bad, 1);
+    crdt_buf_varuint(&bad, 1);
+    crdt_buf_varbytes(&bad, "{not json", 9);
+    size_t bad_len;
+    uint8_t *bad_update = take(&bad, &bad_len);
+    assert_int_equal(ingest_awareness_valid(bad_update, bad_len), -1);
+    free(bad_update);
 
     ingest_awareness_tracker t;
     memset(&t, 0, sizeof t);
