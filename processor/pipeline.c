@@ -939,7 +939,7 @@ static void maintenance(ppipe *p)
     make_room(p);
     /* Documents whose view jobs were dropped get their whole state queued
      * again once the writer has room. */
-    if (pviews_pending(p->views) == 0)
+    if (pviews_has_room(p->views))
         pdoc_each(p->docs, rewrite_lost_views, p);
     metrics_gauge_set(p->m.documents, (double)pdoc_table_count(p->docs));
 }

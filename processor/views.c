@@ -49,8 +49,13 @@ struct pviews {
     pthread_mutex_t lock;
     pthread_cond_t cond;      /* signalled on push and wake */
     pthread_cond_t idle_cond; /* signalled when a round finished */
-    job *head, *tail;
+    /* Two FIFOs: lane 0 the newest states and items (few, coalesced, what
+     * readers load), lane 1 the crdt_operations audit trail (one per op). A
+     * round takes all of lane 0 and a bounded slice of lane 1, so the states
+     * stay fresh even while the audit trail is far behind. */
+    job *head[2], *tail[2];
     size_t queued_bytes, queued_jobs, in_flight_jobs;
+    size_t queued_op_bytes; /* lane 1's share of queued_bytes */
     bool woken;
     bool input_closed; /* pviews_finish: nothing more will be pushed */
     uint64_t next_seq;
@@ -120,11 +125,13 @@ void pviews_free(pviews *v)
 {
     if (!v)
         return;
-    job *j = v->head;
-    while (j) {
-        job *next = j->next;
-        job_free(j);
-        j = next;
+    for (int lane = 0; lane < 2; lane++) {
+        job *j = v->head[lane];
+        while (j) {
+            job *next = j->next;
+            job_free(j);
+            j = next;
+        }
     }
     pthread_mutex_destroy(&v->lock);
     pthread_cond_destroy(&v->cond);
@@ -140,7 +147,11 @@ void pviews_set_drain_ms(pviews *v, int64_t drain_ms)
 static uint64_t push(pviews *v, job *j)
 {
     pthread_mutex_lock(&v->lock);
-    if (v->queued_bytes + j->bytes > v->max_bytes) {
+    /* The audit trail may fill three quarters of the queue: the rest stays
+     * for the states, which readers need first and which coalesce. */
+    bool is_op = j->kind == JOB_OP;
+    if (v->queued_bytes + j->bytes > v->max_bytes ||
+        (is_op && v->queued_op_bytes + j->bytes > v->max_bytes / 4 * 3)) {
         pthread_mutex_unlock(&v->lock);
         metrics_counter_inc(v->dropped);
         job_free(j);
@@ -148,12 +159,15 @@ static uint64_t push(pviews *v, job *j)
     }
     j->seq = ++v->next_seq;
     uint64_t seq = j->seq;
-    if (v->tail)
-        v->tail->next = j;
+    int lane = j->kind == JOB_OP ? 1 : 0;
+    if (v->tail[lane])
+        v->tail[lane]->next = j;
     else
-        v->head = j;
-    v->tail = j;
+        v->head[lane] = j;
+    v->tail[lane] = j;
     v->queued_bytes += j->bytes;
+    if (is_op)
+        v->queued_op_bytes += j->bytes;
     v->queued_jobs++;
     metrics_gauge_set(v->queue_bytes, (double)v->queued_bytes);
     metrics_gauge_set(v->queue_jobs, (double)v->queued_jobs);
@@ -257,6 +271,14 @@ uint64_t pviews_push_item(pviews *v, const docstore_item *item)
         return 0;
     }
     return push(v, j);
+}
+
+bool pviews_has_room(pviews *v)
+{
+    pthread_mutex_lock(&v->lock);
+    bool room = v->queued_bytes - v->queued_op_bytes < v->max_bytes / 8;
+    pthread_mutex_unlock(&v->lock);
+    return room;
 }
 
 size_t pviews_pending(pviews *v)
@@ -412,6 +434,52 @@ static docstore_status write_round(pviews *v, job *round, size_t count, char *er
     return st;
 }
 
+/* Jobs of the audit-trail lane per round: bounds how long the states that
+ * queue behind them wait. */
+#define OPS_PER_ROUND 5000
+
+/* Takes a round under the lock: every state/item job, then up to
+ * OPS_PER_ROUND op jobs, as one list. NULL when nothing is queued. */
+static job *take_round(pviews *v, size_t *jobs, size_t *bytes)
+{
+    job *round = v->head[0], *last = v->tail[0];
+    size_t n = 0, b = 0;
+    for (job *j = v->head[0]; j; j = j->next) {
+        n++;
+        b += j->bytes;
+    }
+    v->head[0] = v->tail[0] = NULL;
+    job *ops = v->head[1], *ops_last = NULL;
+    size_t taken = 0;
+    size_t op_bytes = 0;
+    for (job *j = ops; j && taken < OPS_PER_ROUND; j = j->next) {
+        ops_last = j;
+        taken++;
+        n++;
+        b += j->bytes;
+        op_bytes += j->bytes;
+    }
+    v->queued_op_bytes -= op_bytes;
+    if (ops_last) {
+        v->head[1] = ops_last->next;
+        if (!v->head[1])
+            v->tail[1] = NULL;
+        ops_last->next = NULL;
+        if (last)
+            last->next = ops;
+        else
+            round = ops;
+    }
+    v->queued_jobs -= n;
+    v->queued_bytes -= b;
+    v->in_flight_jobs = n;
+    metrics_gauge_set(v->queue_bytes, (double)v->queued_bytes);
+    metrics_gauge_set(v->queue_jobs, (double)v->queued_jobs);
+    *jobs = n;
+    *bytes = b;
+    return round;
+}
+
 int pviews_loop(svc *s, void *userdata)
 {
     (void)s;
@@ -423,7 +491,7 @@ int pviews_loop(svc *s, void *userdata)
     int64_t drain_deadline = 0;
     for (;;) {
         pthread_mutex_lock(&v->lock);
-        while (!round && !v->head && !v->input_closed) {
+        while (!round && !v->head[0] && !v->head[1] && !v->input_closed) {
             struct timespec ts;
             deadline_after(&ts, 200);
             pthread_cond_timedwait(&v->cond, &v->lock, &ts);
@@ -431,17 +499,8 @@ int pviews_loop(svc *s, void *userdata)
         bool stopping = v->input_closed;
         if (stopping && drain_deadline == 0)
             drain_deadline = util_now_ms() + v->drain_ms;
-        if (!round) {
-            round = v->head;
-            round_jobs = v->queued_jobs;
-            round_bytes = v->queued_bytes;
-            v->head = v->tail = NULL;
-            v->queued_jobs = 0;
-            v->queued_bytes = 0;
-            v->in_flight_jobs = round_jobs;
-            metrics_gauge_set(v->queue_bytes, 0);
-            metrics_gauge_set(v->queue_jobs, 0);
-        }
+        if (!round)
+            round = take_round(v, &round_jobs, &round_bytes);
         pthread_mutex_unlock(&v->lock);
         if (!round) {
             if (stopping)
@@ -453,17 +512,20 @@ int pviews_loop(svc *s, void *userdata)
         docstore_status st = write_round(v, round, round_jobs, err, sizeof err);
         metrics_histogram_observe_since_ns(v->round_seconds, t0);
         if (st == DOCSTORE_OK) {
-            uint64_t last_seq = 0;
             while (round) {
-                last_seq = round->seq;
                 job *next = round->next;
                 job_free(round);
                 round = next;
             }
             util_backoff_reset(&backoff);
             pthread_mutex_lock(&v->lock);
-            if (last_seq)
-                atomic_store(&v->written_seq, last_seq);
+            /* Everything before the oldest job still queued is written. */
+            uint64_t oldest = UINT64_MAX;
+            for (int lane = 0; lane < 2; lane++) {
+                if (v->head[lane] && v->head[lane]->seq < oldest)
+                    oldest = v->head[lane]->seq;
+            }
+            atomic_store(&v->written_seq, oldest == UINT64_MAX ? v->next_seq : oldest - 1);
             v->in_flight_jobs = 0;
             pthread_cond_broadcast(&v->idle_cond);
             pthread_mutex_unlock(&v->lock);

@@ -50,6 +50,11 @@ uint64_t pviews_push_item(pviews *v, const docstore_item *item);
 /* Every job with a sequence number up to this one is written. */
 uint64_t pviews_written_seq(pviews *v);
 
+/* True when the states lane has plenty of room (under an eighth of the
+ * queue): the time to queue again the states of documents whose jobs were
+ * dropped. */
+bool pviews_has_room(pviews *v);
+
 /* Jobs queued or being written. */
 size_t pviews_pending(pviews *v);
 

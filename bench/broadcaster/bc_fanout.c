@@ -131,8 +131,9 @@ static void feed(bench *b, reader *r, const uint8_t *p, size_t n)
     }
 }
 
-/* Reads whatever the ready connections have (waiting up to timeout_ms). */
-static void drain(bench *b, int ep, int timeout_ms)
+/* Reads whatever the ready connections have (waiting up to timeout_ms);
+ * returns how many were ready (at most 256). */
+static int drain(bench *b, int ep, int timeout_ms)
 {
     static uint8_t buf[1 << 16];
     struct epoll_event evs[256];
@@ -155,6 +156,14 @@ static void drain(bench *b, int ep, int timeout_ms)
                 break;
         }
     }
+    return n;
+}
+
+/* Reads until no connection has anything (all events, not just one batch). */
+static void drain_all(bench *b, int ep)
+{
+    while (drain(b, ep, 0) == 256)
+        ;
 }
 
 static void *produce(void *arg)
@@ -248,24 +257,39 @@ int main(int argc, char **argv)
             b.subscribers);
     int ep = epoll_create1(0);
     int64_t t0 = util_now_ns();
-    for (int i = 0; i < b.subscribers; i++) {
-        reader *r = &b.readers[i];
-        r->doc = i % b.docs;
-        int status = 0;
-        r->c = bt_connect(&b.env, b.doc_ids[r->doc], token, -1, 0, &status);
-        if (!r->c) {
-            fprintf(stderr, "connection %d refused: %d\n", i, status);
-            return 1;
+    /* Upgrades go out in batches (all requests, then all answers), so the
+     * handshakes overlap instead of paying one round trip each. */
+    const int batch = 128;
+    for (int first = 0; first < b.subscribers; first += batch) {
+        int last = first + batch < b.subscribers ? first + batch : b.subscribers;
+        for (int i = first; i < last; i++) {
+            reader *r = &b.readers[i];
+            r->doc = i % b.docs;
+            char target[AUTHTOKEN_MAX_LEN + 512];
+            bt_target(&b.env, b.doc_ids[r->doc], token, -1, target, sizeof target);
+            r->c = wsc_connect_begin(b.env.port, target, NULL, 0);
+            if (!r->c) {
+                fprintf(stderr, "connection %d failed\n", i);
+                return 1;
+            }
         }
-        fcntl(r->c->fd, F_SETFL, fcntl(r->c->fd, F_GETFL) | O_NONBLOCK);
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = r};
-        epoll_ctl(ep, EPOLL_CTL_ADD, r->c->fd, &ev);
-        if (r->c->len) { /* bytes wsc read past the handshake */
-            feed(&b, r, r->c->buf, r->c->len);
-            r->c->len = 0;
+        for (int i = first; i < last; i++) {
+            reader *r = &b.readers[i];
+            int status = 0;
+            if (wsc_connect_end(r->c, &status, NULL, 0) != 0) {
+                r->c = NULL;
+                fprintf(stderr, "connection %d refused: %d\n", i, status);
+                return 1;
+            }
+            fcntl(r->c->fd, F_SETFL, fcntl(r->c->fd, F_GETFL) | O_NONBLOCK);
+            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = r};
+            epoll_ctl(ep, EPOLL_CTL_ADD, r->c->fd, &ev);
+            if (r->c->len) { /* bytes wsc read past the handshake */
+                feed(&b, r, r->c->buf, r->c->len);
+                r->c->len = 0;
+            }
         }
-        if (i % 64 == 63)
-            drain(&b, ep, 0); /* keep the open ones answered (pings) */
+        drain_all(&b, ep); /* keep the open ones answered (pings) */
     }
     fprintf(stderr, "connected in %.1f s; waiting for every STATE\n",
             (double)(util_now_ns() - t0) / 1e9);
@@ -278,6 +302,12 @@ int main(int argc, char **argv)
             break;
         drain(&b, ep, 100);
     }
+    /* BENCH_IDLE_MS: stay idle (answering pings) before producing, to check
+     * that idle readers survive the broadcaster's keepalive. */
+    const char *idle = getenv("BENCH_IDLE_MS");
+    int64_t idle_until = util_now_ms() + (idle ? atoll(idle) : 0);
+    while (util_now_ms() < idle_until)
+        drain(&b, ep, 100);
     double cpu0 = cpu_seconds(b.env.pid);
     pthread_t producer;
     pthread_create(&producer, NULL, produce, &b);
@@ -296,6 +326,14 @@ int main(int argc, char **argv)
     pthread_join(producer, NULL);
     double secs = (double)(b.last_ns - b.first_ns) / 1e9;
     double rate = secs > 0 ? (double)b.delivered / secs : 0;
+    const char *reasons[] = {"client", "slow_consumer", "shutting_down", "internal", "bad_frame"};
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
+        char sample[128];
+        snprintf(sample, sizeof sample, "broadcaster_disconnects_total{reason=\"%s\"}", reasons[i]);
+        double v = bt_metric(&b.env, sample);
+        if (v > 0)
+            fprintf(stderr, "broadcaster closed %.0f connections: %s\n", v, reasons[i]);
+    }
     double e2e_count = bt_metric(&b.env, "broadcaster_e2e_latency_seconds_count");
     double e2e_sum = bt_metric(&b.env, "broadcaster_e2e_latency_seconds_sum");
     fprintf(

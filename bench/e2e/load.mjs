@@ -80,7 +80,10 @@ const systems = {
     const reader = await openSocket(`${setup.readUrl}${path}/read?${q}`, (m) => {
       if (m[0] === 49) client.receive(m); // MERGED
     });
-    await Promise.all([writer.first((m) => m[0] === 32), reader.first((m) => m[0] === 52)]); // HELLO, SYNCED
+    await Promise.all([
+      writer.first((m) => m[0] === 32),
+      reader.first((m) => m[0] === 52 || m[0] === 48),
+    ]); // HELLO; SYNCED, or the STATE from a broadcaster that does not send SYNCED
     client.sockets = [writer.ws, reader.ws];
     let seq = 0;
     return (update) =>

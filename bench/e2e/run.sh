@@ -11,7 +11,7 @@
 #
 # Environment: BENCH_BUILD_DIR (default <repo>/build-bench-e2e), BENCH_CLIENTS (200),
 # BENCH_DOCS (50), BENCH_RATE (2000 ops/s), BENCH_SECONDS (20), BENCH_WARMUP (3),
-# BENCH_FANOUT_SUBSCRIBERS (10000), BENCH_FANOUT_OPS (200), COLLAB_* server addresses.
+# BENCH_FANOUT_SUBSCRIBERS (10000), BENCH_FANOUT_OPS (1000), COLLAB_* server addresses.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -35,9 +35,8 @@ void fuzz_read_all(const crdt_doc *doc, const uint8_t *snapshot, size_t snapshot
 
 /* Encodes doc (v1 and v2), decodes each into a new document and aborts unless that
  * succeeds. With exact set (nothing in doc waits for missing dependencies) the copy must
- * also have the same state vector and the same v1 encoding. Not with pending structs:
- * where they are integrated depends on what arrives with them, so Yjs itself re-encodes
- * such a state differently after a round trip. */
+ * also have the same state vector. Not with pending structs, which may stay pending or
+ * be integrated depending on what arrives with them. */
 void fuzz_check_roundtrip(const crdt_doc *doc, int gc, int exact);
 
 /* Aborts with a message naming the violated property. */

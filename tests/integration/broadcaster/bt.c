@@ -399,18 +399,25 @@ int bt_store_op(bt_env *env, const char *doc_id, int64_t version, const char *op
     return docstore_insert_ops(env->ds, &op, 1, err, sizeof err) == DOCSTORE_OK ? 0 : -1;
 }
 
+void bt_target(const bt_env *env, const char *doc_id, const char *token, int64_t since, char *out,
+               size_t size)
+{
+    (void)env;
+    int n = snprintf(out, size, "/v1/documents/%s/read", doc_id);
+    char sep = '?';
+    if (token && n > 0 && (size_t)n < size) {
+        n += snprintf(out + n, size - (size_t)n, "%caccess_token=%s", sep, token);
+        sep = '&';
+    }
+    if (since >= 0 && n > 0 && (size_t)n < size)
+        snprintf(out + n, size - (size_t)n, "%csince=%lld", sep, (long long)since);
+}
+
 wsc *bt_connect(bt_env *env, const char *doc_id, const char *token, int64_t since, int rcvbuf,
                 int *status)
 {
-    char target[8192];
-    int n = snprintf(target, sizeof target, "/v1/documents/%s/read", doc_id);
-    char sep = '?';
-    if (token) {
-        n += snprintf(target + n, sizeof target - (size_t)n, "%caccess_token=%s", sep, token);
-        sep = '&';
-    }
-    if (since >= 0)
-        snprintf(target + n, sizeof target - (size_t)n, "%csince=%lld", sep, (long long)since);
+    char target[AUTHTOKEN_MAX_LEN + 512];
+    bt_target(env, doc_id, token, since, target, sizeof target);
     return wsc_connect(env->port, target, NULL, rcvbuf, status, NULL, 0);
 }
 

@@ -84,6 +84,9 @@ int bt_store_op(bt_env *env, const char *doc_id, int64_t version, const char *op
  * refusal. */
 wsc *bt_connect(bt_env *env, const char *doc_id, const char *token, int64_t since, int rcvbuf,
                 int *status);
+/* The request target of a read connection (since < 0: none). */
+void bt_target(const bt_env *env, const char *doc_id, const char *token, int64_t since, char *out,
+               size_t size);
 /* Reads the next message within BT_TIMEOUT_MS and parses it; fails the test
  * on timeout, close or a malformed message. */
 void bt_next(wsc *c, wsc_msg *m);

@@ -119,7 +119,9 @@ static void test_state_from_mongo_snapshot_and_ops(void **state)
     crdt_doc_free(d);
 }
 
-static uint8_t *item_payload(const char *item_id, size_t *len)
+/* An item state after one write (conflict = false), or after two concurrent
+ * writes under the manual policy (conflict = true, two siblings). */
+static uint8_t *item_payload(const char *item_id, bool conflict, size_t *len)
 {
     items_state st;
     assert_int_equal(items_state_init(&st, item_id, ITEMS_POLICY_MANUAL), ITEMS_OK);
@@ -134,6 +136,19 @@ static uint8_t *item_payload(const char *item_id, size_t *len)
     items_result out;
     assert_int_equal(items_apply_write(&st, &w, &out), ITEMS_OK);
     vclock_free(&clock);
+    if (conflict) {
+        vclock other;
+        vclock_init(&other);
+        assert_int_equal(vclock_set(&other, 2, 1), VCLOCK_OK);
+        items_write w2 = {.value = (const uint8_t *)"v2",
+                          .value_len = 2,
+                          .clock = &other,
+                          .timestamp_ms = 1001,
+                          .client_id = 2};
+        assert_int_equal(items_apply_write(&st, &w2, &out), ITEMS_OK);
+        assert_int_equal(out.outcome, ITEMS_CONFLICT);
+        vclock_free(&other);
+    }
     uint8_t *bytes = NULL;
     char err[256];
     assert_int_equal(pitem_state_encode(env.avro, &st, &bytes, len, err, sizeof err), 0);
@@ -160,8 +175,9 @@ static void test_live_ops_in_order(void **state)
     assert_int_equal(m.version, 0);
 
     const int n = 40;
-    size_t item_len;
-    uint8_t *item = item_payload("color", &item_len);
+    size_t item_len, conflict_len;
+    uint8_t *item = item_payload("color", false, &item_len);
+    uint8_t *conflict = item_payload("size", true, &conflict_len);
     for (int v = 1; v <= n; v++) {
         char op[32], payload[32];
         snprintf(op, sizeof op, "op-%d", v);
@@ -169,12 +185,17 @@ static void test_live_ops_in_order(void **state)
         if (v == 20)
             assert_int_equal(
                 bt_send_merged(&env, doc, v, op, CAVRO_MERGED_ITEM_STATE, item, item_len), 0);
+        else if (v == 21)
+            assert_int_equal(bt_send_merged(&env, doc, v, op, CAVRO_MERGED_ITEM_CONFLICT, conflict,
+                                            conflict_len),
+                             0);
         else
             assert_int_equal(bt_send_merged(&env, doc, v, op, CAVRO_MERGED_YJS_UPDATE,
                                             (const uint8_t *)payload, strlen(payload)),
                              0);
     }
     free(item);
+    free(conflict);
     wsc *readers[] = {a, b};
     for (int r = 0; r < 2; r++) {
         for (int v = 1; v <= n; v++) {
@@ -191,6 +212,15 @@ static void test_live_ops_in_order(void **state)
                 snprintf(json, sizeof json, "%.*s", (int)m.payload_len, (const char *)m.payload);
                 assert_non_null(strstr(json, "\"item_id\":\"color\""));
                 assert_non_null(strstr(json, "\"conflict\":false"));
+            } else if (v == 21) {
+                /* The conflict notice: every sibling, for the users to resolve. */
+                assert_int_equal(m.type, 50);
+                char json[2048];
+                snprintf(json, sizeof json, "%.*s", (int)m.payload_len, (const char *)m.payload);
+                assert_non_null(strstr(json, "\"item_id\":\"size\""));
+                assert_non_null(strstr(json, "\"conflict\":true"));
+                assert_non_null(strstr(json, "\"value_base64\":\"djE=\""));
+                assert_non_null(strstr(json, "\"value_base64\":\"djI=\""));
             } else {
                 assert_int_equal(m.type, 49);
                 assert_true(wsc_eq((const char *)m.payload, m.payload_len, payload));

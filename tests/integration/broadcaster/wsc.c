@@ -73,6 +73,12 @@ wsc *wsc_connect(int port, const char *target, const char *extra_headers, int rc
     *status = 0;
     if (body && body_size)
         body[0] = '\0';
+    wsc *c = wsc_connect_begin(port, target, extra_headers, rcvbuf);
+    return c && wsc_connect_end(c, status, body, body_size) == 0 ? c : NULL;
+}
+
+wsc *wsc_connect_begin(int port, const char *target, const char *extra_headers, int rcvbuf)
+{
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return NULL;
@@ -99,6 +105,14 @@ wsc *wsc_connect(int port, const char *target, const char *extra_headers, int rc
         return NULL;
     }
     c->fd = fd;
+    return c;
+}
+
+int wsc_connect_end(wsc *c, int *status, char *body, size_t body_size)
+{
+    *status = 0;
+    if (body && body_size)
+        body[0] = '\0';
     /* Read the response head (and, for a refusal, its body). */
     int64_t deadline = util_now_ms() + 10000;
     char *end = NULL;
@@ -111,7 +125,7 @@ wsc *wsc_connect(int port, const char *target, const char *extra_headers, int rc
     }
     if (!end) {
         wsc_close(c);
-        return NULL;
+        return -1;
     }
     int code = 0;
     if (sscanf((const char *)c->buf, "HTTP/1.%*d %d", &code) != 1)
@@ -130,10 +144,10 @@ wsc *wsc_connect(int port, const char *target, const char *extra_headers, int rc
             body[bl] = '\0';
         }
         wsc_close(c);
-        return NULL;
+        return -1;
     }
     consume(c, head);
-    return c;
+    return 0;
 }
 
 void wsc_close(wsc *c)

@@ -37,6 +37,13 @@ wsc *wsc_connect(int port, const char *target, const char *extra_headers, int rc
                  char *body, size_t body_size);
 void wsc_close(wsc *c);
 
+/* wsc_connect in two halves, so that many upgrades can be in flight at once
+ * (the benchmark): _begin connects and sends the request (NULL on failure);
+ * _end reads the answer: 0 on 101, else -1 with *status and body set as
+ * wsc_connect does, and c freed. */
+wsc *wsc_connect_begin(int port, const char *target, const char *extra_headers, int rcvbuf);
+int wsc_connect_end(wsc *c, int *status, char *body, size_t body_size);
+
 /* Reads the next data message within timeout_ms: 1 with data and len set (valid
  * until the next call), 0 on timeout, -1 when the server closed or the
  * connection failed. Pings are answered, text messages returned like binary. */
