@@ -41,11 +41,12 @@ function frame(write) {
  * with {ws, first}: `first(accept)` resolves at the first message, past or
  * future, that `accept` takes.
  */
-function openSocket(url, onMessage = () => {}) {
+function openSocket(client, url, onMessage = () => {}) {
   const early = [];
   const waiters = [];
   const ws = new WebSocket(url, { perMessageDeflate: false });
   ws.binaryType = 'nodebuffer';
+  client.sockets.push(ws);
   ws.on('message', (data) => {
     const bytes = new Uint8Array(data);
     if (early.length < 16) early.push(bytes);
@@ -57,13 +58,22 @@ function openSocket(url, onMessage = () => {}) {
     }
     onMessage(bytes);
   });
+  let closed = false;
+  ws.on('close', () => {
+    closed = true;
+    for (const w of waiters.splice(0))
+      w.reject(new Error(`${url.split('?')[0]}: closed while connecting`));
+  });
   const first = (accept) =>
     early.some(accept)
       ? Promise.resolve()
-      : new Promise((resolve) => waiters.push({ accept, resolve }));
+      : closed
+        ? Promise.reject(new Error(`${url.split('?')[0]}: closed`))
+        : new Promise((resolve, reject) => waiters.push({ accept, resolve, reject }));
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve({ ws, first }));
     ws.once('error', reject);
+    ws.on('error', () => {}); // later errors end in 'close', handled above
   });
 }
 
@@ -76,15 +86,14 @@ const systems = {
   async collab(client) {
     const q = `access_token=${encodeURIComponent(setup.token)}`;
     const path = `/v1/documents/${client.docId}`;
-    const writer = await openSocket(`${setup.writeUrl}${path}/write?${q}`);
-    const reader = await openSocket(`${setup.readUrl}${path}/read?${q}`, (m) => {
+    const writer = await openSocket(client, `${setup.writeUrl}${path}/write?${q}`);
+    const reader = await openSocket(client, `${setup.readUrl}${path}/read?${q}`, (m) => {
       if (m[0] === 49) client.receive(m); // MERGED
     });
     await Promise.all([
       writer.first((m) => m[0] === 32),
       reader.first((m) => m[0] === 52 || m[0] === 48),
     ]); // HELLO; SYNCED, or the STATE from a broadcaster that does not send SYNCED
-    client.sockets = [writer.ws, reader.ws];
     let seq = 0;
     return (update) =>
       writer.ws.send(
@@ -99,11 +108,10 @@ const systems = {
   },
 
   async 'y-websocket'(client) {
-    const { ws, first } = await openSocket(`${setup.url}/${client.docId}`, (m) => {
+    const { ws, first } = await openSocket(client, `${setup.url}/${client.docId}`, (m) => {
       if (m[0] === 0 && m[1] === 2) client.receive(m); // sync update
     });
     await first((m) => m[0] === 0 && m[1] === 0); // the server's sync step 1
-    client.sockets = [ws];
     return (update) =>
       ws.send(
         frame((e) => {
@@ -118,7 +126,7 @@ const systems = {
     const name = client.docId;
     const at = frame((e) => encoding.writeVarString(e, name)).length; // after the name
     const isSync = (m, kind) => (m[at] === 0 || m[at] === 4) && m[at + 1] === kind; // Sync, SyncReply
-    const { ws, first } = await openSocket(setup.url, (m) => {
+    const { ws, first } = await openSocket(client, setup.url, (m) => {
       if (isSync(m, 2)) client.receive(m); // update
     });
     const authenticated = first((m) => m[at] === 2 && m[at + 1] === 2);
@@ -141,7 +149,6 @@ const systems = {
       }),
     );
     await synced;
-    client.sockets = [ws];
     return (update) =>
       ws.send(
         frame((e) => {
@@ -160,6 +167,24 @@ function percentile(sorted, p) {
 }
 
 const connect = systems[system];
+
+/**
+ * A refused or dropped connection attempt (a server restarting, MongoDB
+ * briefly away on the shared stack) is retried for up to 30 s.
+ */
+async function connectWithRetry(client) {
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    client.sockets = [];
+    try {
+      return await connect(client);
+    } catch (err) {
+      for (const ws of client.sockets) ws.terminate();
+      if (performance.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
 if (!connect) throw new Error(`unknown system ${system}`);
 const latencies = [];
 let receipts = 0;
@@ -179,7 +204,7 @@ for (let c = 0; c < perDoc * docs.length; c++) {
       }
     }
   };
-  client.send = await connect(client);
+  client.send = await connectWithRetry(client);
   clients.push(client);
 }
 

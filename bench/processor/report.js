@@ -23,7 +23,7 @@ the 2-core machine shared with the stack).
 | measure | result | target |
 | --- | --- | --- |
 | sustained merge rate, backlog of ${n(tp.ops)} ops over ${n(tp.documents)} documents | **${n(tp.ops_per_second)} ops/s** (${tp.seconds} s first to last merged record) | >= 20,000 ops/s: ${ok(tp.ops_per_second >= 20000)} |
-| views written meanwhile (crdt_operations count, FerretDB) | ${n(tp.views_written)} of ${n(tp.ops)} after ${tp.views_seconds} s: ${n(tp.views_ops_per_second)} ops/s | beside the hot path; no target |
+| views written meanwhile (crdt_operations count, FerretDB) | ${tp.views_written >= 0 ? `${n(tp.views_written)} of ${n(tp.ops)} after ${tp.views_seconds} s: ${n(tp.views_ops_per_second)} ops/s` : `not measured: the count query itself timed out on the loaded FerretDB within ${tp.views_seconds} s`} | beside the hot path; no target |
 | latency ingest_time -> merged record received by a read_committed consumer, ${n(lat.rate)} ops/s for ${lat.seconds} s | p50 ${lat.p50_ms} ms, p90 ${lat.p90_ms} ms, **p99 ${lat.p99_ms} ms**, p99.9 ${lat.p999_ms} ms, max ${lat.max_ms} ms (${n(lat.received)} ops) | p99 <= 20 ms: ${ok(lat.p99_ms <= 20)} |
 | recovery of ${n(rec.documents)} documents from snapshots + ${n(rec.log_records)} log records | **${rec.assigned_to_recovered_seconds.toFixed(2)} s** from assignment to every partition recovered (sum of per-partition times ${rec.recovery_seconds_sum.toFixed(2)} s); ${n(rec.replayed)} records replayed, ${rec.gaps} gaps; sample ${rec.sample_right}/${rec.sample_checked} documents at the right version | <= 10 s: ${ok(rec.assigned_to_recovered_seconds <= 10)} |
 
