@@ -229,15 +229,16 @@ static int cmd_json(int argc, char **argv)
         *colon = 0;
         const char *kind = colon + 1;
         char *s = NULL;
+        size_t s_len = 0; /* set for text and xml, whose content may hold U+0000 */
         crdt_status st;
         if (strcmp(kind, "text") == 0)
-            st = crdt_read_text(doc, spec, NULL, 0, &s);
+            st = crdt_read_text_len(doc, spec, NULL, 0, &s, &s_len);
         else if (strcmp(kind, "array") == 0)
             st = crdt_read_array_json(doc, spec, NULL, 0, &s);
         else if (strcmp(kind, "map") == 0)
             st = crdt_read_map_json(doc, spec, NULL, 0, &s);
         else if (strcmp(kind, "xml") == 0)
-            st = crdt_read_xml(doc, spec, NULL, 0, &s);
+            st = crdt_read_xml_len(doc, spec, NULL, 0, &s, &s_len);
         else {
             fprintf(stderr, "crdt-cli: json: unknown kind %s (text, array, map, xml)\n", kind);
             rc = 2;
@@ -262,7 +263,8 @@ static int cmd_json(int argc, char **argv)
         fputs("\":", stdout);
         if (strcmp(kind, "text") == 0 || strcmp(kind, "xml") == 0) {
             fputc('"', stdout);
-            for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+            const unsigned char *end = (const unsigned char *)s + s_len;
+            for (const unsigned char *c = (const unsigned char *)s; c < end; c++) {
                 switch (*c) {
                 case '"':
                     fputs("\\\"", stdout);

@@ -147,6 +147,13 @@ crdt_status crdt_read_map_json(const crdt_doc *doc, const char *root, const uint
 /* Root Y.XmlFragment as Yjs's toString(). */
 crdt_status crdt_read_xml(const crdt_doc *doc, const char *root, const uint8_t *snapshot,
                           size_t snapshot_len, char **out);
+/* As crdt_read_text and crdt_read_xml, and also set *out_len (required) to the length in
+ * bytes without the terminating NUL: text and XML may contain U+0000, where strlen stops
+ * short. The string is still NUL-terminated. Caller frees *out. */
+crdt_status crdt_read_text_len(const crdt_doc *doc, const char *root, const uint8_t *snapshot,
+                               size_t snapshot_len, char **out, size_t *out_len);
+crdt_status crdt_read_xml_len(const crdt_doc *doc, const char *root, const uint8_t *snapshot,
+                              size_t snapshot_len, char **out, size_t *out_len);
 
 /* ---- Local edits on root types, as a Yjs transaction would do them. Each edit emits the
  * resulting update (v1) through *update (caller frees; may be NULL when not wanted). An edit

@@ -745,8 +745,10 @@ static void write_type_json(reader *r, const crdt_type *t, uint8_t kind)
 
 enum read_kind { READ_TEXT, READ_DELTA, READ_ARRAY, READ_MAP, READ_XML };
 
+/* out_len may be NULL; when given it receives the length without the terminating NUL, which
+ * is the only way to know it when the content itself holds U+0000. */
 static crdt_status read_root(const crdt_doc *doc, const char *root, const uint8_t *snapshot,
-                             size_t snapshot_len, enum read_kind kind, char **out)
+                             size_t snapshot_len, enum read_kind kind, char **out, size_t *out_len)
 {
     if (!doc || !root || !out || (!snapshot && snapshot_len))
         return CRDT_ERR_ARG;
@@ -789,35 +791,55 @@ static crdt_status read_root(const crdt_doc *doc, const char *root, const uint8_
         crdt_buf_free(&r.out);
         return r.err;
     }
-    return crdt_buf_take_str(&r.out, out);
+    size_t len = r.out.len;
+    crdt_status st = crdt_buf_take_str(&r.out, out);
+    if (st == CRDT_OK && out_len)
+        *out_len = len;
+    return st;
 }
 
 crdt_status crdt_read_text(const crdt_doc *doc, const char *root, const uint8_t *snapshot,
                            size_t snapshot_len, char **out)
 {
-    return read_root(doc, root, snapshot, snapshot_len, READ_TEXT, out);
+    return read_root(doc, root, snapshot, snapshot_len, READ_TEXT, out, NULL);
 }
 
 crdt_status crdt_read_delta(const crdt_doc *doc, const char *root, const uint8_t *snapshot,
                             size_t snapshot_len, char **out)
 {
-    return read_root(doc, root, snapshot, snapshot_len, READ_DELTA, out);
+    return read_root(doc, root, snapshot, snapshot_len, READ_DELTA, out, NULL);
 }
 
 crdt_status crdt_read_array_json(const crdt_doc *doc, const char *root, const uint8_t *snapshot,
                                  size_t snapshot_len, char **out)
 {
-    return read_root(doc, root, snapshot, snapshot_len, READ_ARRAY, out);
+    return read_root(doc, root, snapshot, snapshot_len, READ_ARRAY, out, NULL);
 }
 
 crdt_status crdt_read_map_json(const crdt_doc *doc, const char *root, const uint8_t *snapshot,
                                size_t snapshot_len, char **out)
 {
-    return read_root(doc, root, snapshot, snapshot_len, READ_MAP, out);
+    return read_root(doc, root, snapshot, snapshot_len, READ_MAP, out, NULL);
 }
 
 crdt_status crdt_read_xml(const crdt_doc *doc, const char *root, const uint8_t *snapshot,
                           size_t snapshot_len, char **out)
 {
-    return read_root(doc, root, snapshot, snapshot_len, READ_XML, out);
+    return read_root(doc, root, snapshot, snapshot_len, READ_XML, out, NULL);
+}
+
+crdt_status crdt_read_text_len(const crdt_doc *doc, const char *root, const uint8_t *snapshot,
+                               size_t snapshot_len, char **out, size_t *out_len)
+{
+    if (!out_len)
+        return CRDT_ERR_ARG;
+    return read_root(doc, root, snapshot, snapshot_len, READ_TEXT, out, out_len);
+}
+
+crdt_status crdt_read_xml_len(const crdt_doc *doc, const char *root, const uint8_t *snapshot,
+                              size_t snapshot_len, char **out, size_t *out_len)
+{
+    if (!out_len)
+        return CRDT_ERR_ARG;
+    return read_root(doc, root, snapshot, snapshot_len, READ_XML, out, out_len);
 }

@@ -65,10 +65,9 @@ ${rows%$'\n'}
 Target of issue 6, at least 500,000 messages/s delivered by one broadcaster with
 10,000 subscribers: $verdict.
 
-Opening the connections (upgrades in batches of 128) is the slow part of a run:
-libwebsockets 4.1 as built by Debian serves its sockets with poll(), whose cost
-grows with the number of open connections, so each further upgrade costs more;
-fan-out is not affected that way (one poll serves many writes).
+The machine is shared with other work and the reading clients run on the same
+two cores, so msg/s moves between runs; "CPU s" divided by "delivered" (the
+broadcaster's CPU time per delivered message) is the steadier figure.
 
 Reproduce: \`bench/broadcaster/run.sh\` (BENCH_SUBSCRIBERS=$subs, BENCH_DOCUMENTS=$docs,
 BENCH_OPS=$ops, BENCH_PAYLOAD=$payload, BENCH_RUNS=$runs); see docs/broadcaster.md.

@@ -31,7 +31,12 @@ Latency is measured where a client would see it (a consumer of collab.merged), s
 includes that consumer's fetch on top of the transaction commit. Throughput counts merged
 records committed per second while the processor drains a backlog (its start and group
 join excluded). Recovery reads the log from the snapshotter group's committed offsets
-(none here: the whole log is after the snapshots). Raw results: \`build-bench-processor/bench-results/\`.`
+(none here: the whole log is after the snapshots). The latency is bounded below by the
+Kafka transaction commit (AddOffsetsToTxn, TxnOffsetCommit, EndTxn and the commit markers:
+\`processor_txn_commit_seconds\`): an op waits for the commit in progress and then its own,
+so p99 is about twice the p99 commit time, which depends on the broker's load; run the
+benchmark on a quiet machine to compare with the target. Raw results:
+\`build-bench-processor/bench-results/\`.`
 
 const BEGIN = '<!-- bench:processor:begin (written by bench/processor/run.sh; edits here are overwritten) -->'
 const END = '<!-- bench:processor:end -->'

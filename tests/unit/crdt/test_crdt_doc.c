@@ -500,6 +500,62 @@ static void test_xml_fragment_string(void **state)
     crdt_doc_free(d);
 }
 
+/* Text and XML may hold U+0000: the _len readers must hand back all of it, and the plain
+ * readers still return the same bytes (only strlen would stop early). */
+static void test_read_with_nul(void **state)
+{
+    (void)state;
+    crdt_doc *d = test_doc(1, 1);
+    assert_int_equal(crdt_text_insert(d, "t", 0, "a\0b\0", 4, NULL, NULL, NULL), CRDT_OK);
+    assert_int_equal(crdt_text_insert(d, "t", 2, "\xc3\xa9", 2, NULL, NULL, NULL), CRDT_OK);
+    char *s = NULL;
+    size_t n = 0;
+    assert_int_equal(crdt_read_text_len(d, "t", NULL, 0, &s, &n), CRDT_OK);
+    assert_int_equal(n, 6);
+    assert_memory_equal(s,
+                        "a\0\xc3\xa9"
+                        "b\0",
+                        7); /* 6 bytes and the terminating NUL */
+    free(s);
+    assert_int_equal(crdt_read_text(d, "t", NULL, 0, &s), CRDT_OK);
+    assert_memory_equal(s,
+                        "a\0\xc3\xa9"
+                        "b\0",
+                        7);
+    free(s);
+    /* A root never written reads as empty, with length 0. */
+    n = 99;
+    assert_int_equal(crdt_read_text_len(d, "none", NULL, 0, &s, &n), CRDT_OK);
+    assert_int_equal(n, 0);
+    assert_string_equal(s, "");
+    free(s);
+    s = NULL;
+    assert_int_equal(crdt_read_text_len(d, "t", NULL, 0, &s, NULL), CRDT_ERR_ARG);
+    assert_null(s);
+    crdt_doc_free(d);
+
+    /* Made by Yjs 13.6 (client 1): fragment "x" holding <p data-x="a\0b"> with the XmlText
+     * "c\0d"; Yjs's toString() is "<p data-x=\"a\0b\">c\0d</p>". */
+    test_bytes u = test_hex("01 04 01 00"
+                            "| 07 01 01 78 03 01 70"                               /* <p> in x */
+                            "| 07 00 01 00 06"                                     /* XmlText */
+                            "| 04 00 01 01 03 63 00 64"                            /* "c\0d" */
+                            "| 28 00 01 00 06 64 61 74 61 2d 78 01 77 03 61 00 62" /* data-x */
+                            "| 00");
+    d = test_doc(9, 1);
+    test_apply(d, u, CRDT_APPLIED);
+    static const char want[] = "<p data-x=\"a\0b\">c\0d</p>";
+    assert_int_equal(crdt_read_xml_len(d, "x", NULL, 0, &s, &n), CRDT_OK);
+    assert_int_equal(n, sizeof(want) - 1);
+    assert_memory_equal(s, want, sizeof(want));
+    free(s);
+    s = NULL;
+    assert_int_equal(crdt_read_xml_len(d, "x", NULL, 0, &s, NULL), CRDT_ERR_ARG);
+    assert_null(s);
+    free(u.p);
+    crdt_doc_free(d);
+}
+
 static void test_formatting_delta(void **state)
 {
     (void)state;
@@ -649,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_nested_types_and_gc),
         cmocka_unit_test(test_every_content_kind),
         cmocka_unit_test(test_xml_fragment_string),
+        cmocka_unit_test(test_read_with_nul),
         cmocka_unit_test(test_formatting_delta),
         cmocka_unit_test(test_surrogate_split),
         cmocka_unit_test(test_snapshot_reads),
