@@ -16,6 +16,10 @@
  * it arrives the cursor becomes its version + 1, so records at or below the
  * state's version are never sent, and the newer ones follow from the
  * history (or MongoDB when the state is older than the history).
+ * A STATE is followed by the document's items (ITEM messages at the
+ * state's version, loaded with it), the presence once per connection, and
+ * SYNCED once the cursor has caught up with what this node knows; a
+ * ?since= replay ends with SYNCED too.
  * A hole nothing can fill within gap_wait (MongoDB behind the stream, or
  * the ops gone) becomes RESYNC + STATE. See server_internal.h.
  */
@@ -92,6 +96,17 @@ static void hist_append(bcserver *srv, bcchan *ch, bcmsg *m)
 
 /* ---- channels ---- */
 
+static void chan_drop_state(bcchan *ch)
+{
+    bcmsg_unref(ch->state);
+    ch->state = NULL;
+    for (size_t i = 0; i < ch->state_item_count; i++)
+        bcmsg_unref(ch->state_items[i]);
+    free(ch->state_items);
+    ch->state_items = NULL;
+    ch->state_item_count = 0;
+}
+
 static void chan_free(bcserver *srv, bcchan *ch)
 {
     lws_sul_cancel(&ch->load_retry);
@@ -102,7 +117,7 @@ static void chan_free(bcserver *srv, bcchan *ch)
         bcpresence_unwatch(srv->presence, ch->doc_id);
     hist_clear(ch);
     free(ch->hist);
-    bcmsg_unref(ch->state);
+    chan_drop_state(ch);
     bcroster_free(ch->roster);
     free(ch);
     metrics_gauge_set(srv->deps.metrics->documents, (double)bcmap_count(srv->chans));
@@ -235,15 +250,51 @@ static void resync(bcserver *srv, bcsub *sub, bcmetrics_resync why)
 
 /* ---- states ---- */
 
+/* Queues a message that belongs to a STATE (its items) outside the queue
+ * limit: like the STATE itself it is bounded by the document, and limiting
+ * it would resync a reader of a document with many items forever. */
+static void send_with_state(bcserver *srv, bcsub *sub, bcmsg *m)
+{
+    if (!sub->wsi || sub->closing)
+        return;
+    if (bcqueue_push(&sub->q, m) != 0) {
+        bcchan_fail(srv, sub, "internal", "out of memory", BCDISC_INTERNAL);
+        return;
+    }
+    lws_callback_on_writable(sub->wsi);
+}
+
+/* The subscribe-time presence: who the roster knows (the presence hash
+ * loaded with a state plus everything relayed since). Once per connection. */
+static void send_presence(bcserver *srv, bcsub *sub)
+{
+    sub->presence_sent = true;
+    bcmsg *present =
+        bcroster_message(sub->ch->roster, util_now_ms(), srv->deps.settings->presence_timeout_ms);
+    if (present) {
+        bcchan_send(srv, sub, present);
+        bcmsg_unref(present);
+    }
+}
+
 static void give_state(bcserver *srv, bcsub *sub, bcmsg *state)
 {
+    bcchan *ch = sub->ch;
     sub->waiting_state = false;
     sub->resuming = false;
     sub->gap_since_ms = 0;
     bcchan_send(srv, sub, state);
+    /* The items were loaded with the channel's state; a state that is not
+     * the channel's (never the case today) goes without. */
+    if (state == ch->state)
+        for (size_t i = 0; i < ch->state_item_count; i++)
+            send_with_state(srv, sub, ch->state_items[i]);
+    if (!sub->presence_sent)
+        send_presence(srv, sub);
     if (!sub->wsi || sub->closing)
         return;
     sub->next = state->version + 1;
+    sub->want_synced = true;
     pump(srv, sub);
 }
 
@@ -311,9 +362,13 @@ static void state_loaded(bcserver *srv, bcload_job *job)
     metrics_histogram_observe(m->state_load_seconds, (double)job->elapsed_ns / 1e9);
     ch->load_failures = 0;
     if (!ch->state || job->state->version >= ch->state->version) {
-        bcmsg_unref(ch->state);
+        chan_drop_state(ch);
         ch->state = job->state;
         job->state = NULL;
+        ch->state_items = job->items;
+        ch->state_item_count = job->item_count;
+        job->items = NULL;
+        job->item_count = 0;
     }
     if (job->presence) {
         /* The message is AWARENESS (varUint type) + varBytes update. */
@@ -326,11 +381,8 @@ static void state_loaded(bcserver *srv, bcload_job *job)
             bcroster_apply(ch->roster, update, ulen, util_now_ms());
     }
     for (bcsub *s = ch->subs; s; s = s->ch_next) {
-        if (!s->waiting_state)
-            continue;
-        if (job->presence)
-            bcchan_send(srv, s, job->presence);
-        give_state(srv, s, ch->state);
+        if (s->waiting_state)
+            give_state(srv, s, ch->state);
     }
 }
 
@@ -366,6 +418,18 @@ static void pump(bcserver *srv, bcsub *sub)
     if (ch->hist_count && sub->next < ch->hist_first) {
         uint64_t missing = ch->hist_first - sub->next;
         start_fetch(srv, sub, missing < FETCH_LIMIT ? (size_t)missing : FETCH_LIMIT);
+        return;
+    }
+    if (sub->want_synced) {
+        /* Caught up with everything this node knows of the document. */
+        sub->want_synced = false;
+        bcmsg *synced = bcwire_synced(sub->next - 1);
+        if (!synced) {
+            bcchan_fail(srv, sub, "internal", "out of memory", BCDISC_INTERNAL);
+            return;
+        }
+        bcchan_send(srv, sub, synced);
+        bcmsg_unref(synced);
     }
 }
 
@@ -453,17 +517,15 @@ void bcchan_attach(bcserver *srv, bcsub *sub)
         ch->subs->ch_prev = sub;
     ch->subs = sub;
     ch->nsubs++;
-    bcmsg *present =
-        bcroster_message(ch->roster, util_now_ms(), srv->deps.settings->presence_timeout_ms);
-    if (present) {
-        bcchan_send(srv, sub, present);
-        bcmsg_unref(present);
-    }
     if (!sub->has_since) {
-        request_state(srv, sub);
+        request_state(srv, sub); /* STATE, items, presence, SYNCED */
         return;
     }
+    /* A resuming reader gets the presence first, then the replay, then
+     * SYNCED (or a STATE with its items when the replay cannot be made). */
+    send_presence(srv, sub);
     sub->next = sub->since + 1;
+    sub->want_synced = true;
     if (ch->hist_count && sub->next >= ch->hist_first && sub->since <= hist_last(ch)) {
         pump(srv, sub); /* the history has everything after since */
         return;
@@ -523,8 +585,7 @@ static void live_record(bcserver *srv, const char *doc_id, bcmsg *m)
     if (ch->state && !state_usable(ch)) {
         /* The history moved past the loaded state: it can no longer serve a
          * newcomer, so drop it (the next newcomer loads a fresh one). */
-        bcmsg_unref(ch->state);
-        ch->state = NULL;
+        chan_drop_state(ch);
     }
 }
 
@@ -592,7 +653,7 @@ static int free_chan(void *userdata, const char *key, void *value)
         bcfeed_unwatch(srv->feed, ch->doc_id);
     hist_clear(ch);
     free(ch->hist);
-    bcmsg_unref(ch->state);
+    chan_drop_state(ch);
     bcroster_free(ch->roster);
     free(ch);
     return 0;

@@ -101,6 +101,59 @@ static bcmsg *load_presence(bcload_worker *w, const char *doc_id)
     return out;
 }
 
+typedef struct items_walk {
+    bcload_job *job;
+    size_t cap;
+    bool failed;
+} items_walk;
+
+static int collect_item(void *userdata, const char *item_id, int64_t revision,
+                        const char *state_json)
+{
+    (void)item_id;
+    (void)revision;
+    items_walk *walk = userdata;
+    bcload_job *job = walk->job;
+    if (job->item_count == walk->cap) {
+        size_t cap = walk->cap ? walk->cap * 2 : 16;
+        bcmsg **items = realloc(job->items, cap * sizeof *items);
+        if (!items) {
+            snprintf(job->err, sizeof job->err, "out of memory");
+            walk->failed = true;
+            return 1;
+        }
+        job->items = items;
+        walk->cap = cap;
+    }
+    bcmsg *m = bcwire_state_item(job->state->version, state_json, job->err, sizeof job->err);
+    if (!m) {
+        walk->failed = true;
+        return 1;
+    }
+    job->items[job->item_count++] = m;
+    return 0;
+}
+
+/* Every item of the document as an ITEM message at the loaded state's
+ * version, so a reader learns the items that exist before it joined. 0, or
+ * -1 with the reason in job->err (the state job then fails and is retried:
+ * a reader must not believe a document has no items when they could not be
+ * read). */
+static int load_items(bcload_worker *w, bcload_job *job)
+{
+    items_walk walk = {.job = job};
+    docstore_status s =
+        docstore_items(w->ds, job->doc_id, collect_item, &walk, job->err, sizeof job->err);
+    if (walk.failed)
+        return -1;
+    if (s != DOCSTORE_OK && s != DOCSTORE_NOT_FOUND) {
+        if (!job->err[0])
+            snprintf(job->err, sizeof job->err, "items: %s", docstore_status_name(s));
+        return -1;
+    }
+    return 0;
+}
+
 static void run_state(bcload_worker *w, bcload_job *job)
 {
     docstore_state st = {0};
@@ -122,6 +175,10 @@ static void run_state(bcload_worker *w, bcload_job *job)
     docstore_state_clear(&st);
     if (!job->state) {
         snprintf(job->err, sizeof job->err, "out of memory");
+        job->status = BCLOAD_FAILED;
+        return;
+    }
+    if (load_items(w, job) != 0) {
         job->status = BCLOAD_FAILED;
         return;
     }
@@ -313,6 +370,9 @@ void bcload_job_free(bcload_job *job)
         return;
     bcmsg_unref(job->state);
     bcmsg_unref(job->presence);
+    for (size_t i = 0; i < job->item_count; i++)
+        bcmsg_unref(job->items[i]);
+    free(job->items);
     for (size_t i = 0; i < job->op_count; i++)
         bcmsg_unref(job->ops[i]);
     free(job->ops);

@@ -3,7 +3,9 @@
  * thread, whose event loop must never wait for them. Two jobs:
  *   BCLOAD_STATE  a document's newest state (common/docstore: Redis
  *                 doc:{doc}, else the newest snapshot plus the newer ops),
- *                 as a ready STATE message, plus the presence hash
+ *                 as a ready STATE message, one ITEM message per item
+ *                 of MongoDB items (at the state's version, empty op id),
+ *                 plus the presence hash
  *                 presence:{doc} as one AWARENESS message so a newcomer sees
  *                 who is there;
  *   BCLOAD_OPS    the merged operations after a version, from MongoDB
@@ -45,7 +47,9 @@ typedef struct bcload_job {
     bcload_status status;
     char err[256];
     int64_t elapsed_ns;
-    bcmsg *state;    /* STATE: one reference, owned by the job until taken */
+    bcmsg *state;  /* STATE: one reference, owned by the job until taken */
+    bcmsg **items; /* STATE: the document's items as ITEM messages at the state's version */
+    size_t item_count;
     bcmsg *presence; /* STATE: AWARENESS of the fresh presence entries, or NULL */
     bcmsg **ops;     /* OPS: versions after + 1, after + 2, ... without a hole */
     size_t op_count;
@@ -83,7 +87,8 @@ void bcload_submit(bcload *l, bcload_job *job);
 /* Every finished job, oldest first; free each with bcload_job_free. */
 bcload_job *bcload_take(bcload *l);
 
-/* Drops the job's message references and frees it. */
+/* Drops the job's message references (items not taken are dropped too) and
+ * frees it. */
 void bcload_job_free(bcload_job *job);
 
 #endif

@@ -23,6 +23,8 @@ const char *bcmsg_kind_name(bcmsg_kind kind)
         return "resync";
     case BCMSG_ERROR:
         return "error";
+    case BCMSG_SYNCED:
+        return "synced";
     case BCMSG_KIND_COUNT:
         break;
     }

@@ -33,6 +33,7 @@ typedef enum bcmsg_kind {
     BCMSG_AWARENESS,
     BCMSG_RESYNC,
     BCMSG_ERROR,
+    BCMSG_SYNCED,
     BCMSG_KIND_COUNT,
 } bcmsg_kind;
 
@@ -41,7 +42,7 @@ const char *bcmsg_kind_name(bcmsg_kind kind);
 typedef struct bcmsg {
     uint32_t refs;
     bcmsg_kind kind;
-    uint64_t version;  /* STATE, MERGED, ITEM: the document version; else 0 */
+    uint64_t version;  /* STATE, MERGED, ITEM, SYNCED: the document version; else 0 */
     int64_t ingest_us; /* MERGED, ITEM: when ingest received the op; else 0 */
     size_t len;        /* payload bytes after the headroom */
     uint8_t data[];    /* LWS_PRE bytes of headroom, then the payload */

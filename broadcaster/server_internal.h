@@ -38,6 +38,8 @@ typedef struct bcsub {
     bool resuming;      /* the ?since= fetch is out: a STATE if it cannot be filled */
     bool fetching;      /* an ops job for this subscriber is out */
     bool closing;       /* ERROR queued: close once written */
+    bool presence_sent; /* the subscribe-time AWARENESS went out (once per connection) */
+    bool want_synced;   /* SYNCED is due once the cursor reaches what is known */
     bcmetrics_disconnect close_reason;
     int jobs;             /* loader jobs naming this record */
     int64_t gap_since_ms; /* when a gap MongoDB could not fill was first seen; 0: none */
@@ -57,7 +59,9 @@ struct bcchan {
     bcmsg **hist; /* ring of hist_cap slots */
     size_t hist_cap, hist_head, hist_count, hist_bytes;
     uint64_t hist_first;
-    bcmsg *state;     /* the newest STATE loaded, or NULL */
+    bcmsg *state;        /* the newest STATE loaded, or NULL */
+    bcmsg **state_items; /* its items as ITEM messages at the state's version */
+    size_t state_item_count;
     bcroster *roster; /* who is present, for newcomers */
     bool loading;     /* a state job is out */
     int load_failures;

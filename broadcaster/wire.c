@@ -104,6 +104,38 @@ bcmsg *bcwire_state(uint64_t version, const uint8_t *update, size_t len)
     return from_crdt_buf(&b, BCMSG_STATE, version, 0);
 }
 
+bcmsg *bcwire_synced(uint64_t version)
+{
+    crdt_buf b;
+    crdt_buf_init(&b);
+    wsframe_put_synced(&b, version);
+    return from_crdt_buf(&b, BCMSG_SYNCED, version, 0);
+}
+
+bcmsg *bcwire_state_item(uint64_t version, const char *state_json, char *err, size_t err_size)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(state_json, 0, &jerr);
+    if (!j) {
+        snprintf(err, err_size, "stored item JSON is invalid: %s", jerr.text);
+        return NULL;
+    }
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!text) {
+        snprintf(err, err_size, "out of memory writing the item JSON");
+        return NULL;
+    }
+    crdt_buf b;
+    crdt_buf_init(&b);
+    wsframe_put_item(&b, version, "", 0, text);
+    free(text);
+    bcmsg *m = from_crdt_buf(&b, BCMSG_ITEM, version, 0);
+    if (!m)
+        snprintf(err, err_size, "out of memory");
+    return m;
+}
+
 bcmsg *bcwire_awareness(const uint8_t *update, size_t len)
 {
     crdt_buf b;

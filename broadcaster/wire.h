@@ -35,6 +35,15 @@ bcmsg *bcwire_error(const char *code, const char *message);
 /* A STATE message for a whole-document update (one reference), or NULL. */
 bcmsg *bcwire_state(uint64_t version, const uint8_t *update, size_t len);
 
+/* A SYNCED message for version (one reference), or NULL. */
+bcmsg *bcwire_synced(uint64_t version);
+
+/* The ITEM message of an existing item sent after a STATE at version: the
+ * item JSON as stored in MongoDB items (re-serialised compact, as live ITEM
+ * messages carry it), an empty op id, no ingest time. One reference, or
+ * NULL with the reason in err. */
+bcmsg *bcwire_state_item(uint64_t version, const char *state_json, char *err, size_t err_size);
+
 /* An AWARENESS message around a y-protocols awareness update, or NULL. */
 bcmsg *bcwire_awareness(const uint8_t *update, size_t len);
 

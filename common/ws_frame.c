@@ -277,6 +277,12 @@ void wsframe_put_resync(crdt_buf *out, const char *reason)
     put_string(out, reason);
 }
 
+void wsframe_put_synced(crdt_buf *out, uint64_t version)
+{
+    crdt_buf_varuint(out, WSFRAME_SYNCED);
+    crdt_buf_varuint(out, version);
+}
+
 void wsframe_put_update(crdt_buf *out, const char *op_id, uint64_t client_id,
                         uint64_t client_time_ms, const uint8_t *update, size_t len)
 {

@@ -35,6 +35,7 @@ typedef enum wsframe_type {
     WSFRAME_MERGED = 49,
     WSFRAME_ITEM = 50,
     WSFRAME_RESYNC = 51,
+    WSFRAME_SYNCED = 52,
 } wsframe_type;
 
 /* Limits of docs/protocol.md. */
@@ -121,6 +122,9 @@ void wsframe_put_merged(crdt_buf *out, uint64_t version, const char *op_id, uint
 void wsframe_put_item(crdt_buf *out, uint64_t version, const char *op_id, uint64_t ingest_time_ms,
                       const char *item_json);
 void wsframe_put_resync(crdt_buf *out, const char *reason);
+/* SYNCED: the reader has everything up to version (after its STATE and
+ * items, a ?since= replay, or a RESYNC). */
+void wsframe_put_synced(crdt_buf *out, uint64_t version);
 
 /* Client-side encoders (tests, load generator, tools). */
 void wsframe_put_update(crdt_buf *out, const char *op_id, uint64_t client_id,
