@@ -126,7 +126,7 @@ static int start(bcapp *app)
         goto fail;
     bson_error_t berr;
     if (cmongo_wait_ready(app->mongo, (int)app->settings.startup_timeout_ms, &berr) != 0) {
-        snprintf(err, sizeof err, "MongoDB is not reachable: %s", berr.message);
+        snprintf(err, sizeof err, "MongoDB is not reachable: %.400s", berr.message);
         goto fail;
     }
     app->store = ustore_new(app->mongo, app->log);

@@ -516,26 +516,24 @@ crdt_status crdt_item_integrate(crdt_doc *doc, crdt_item *it, uint64_t offset)
     return doc->txn.err;
 }
 
-/* Item.getMissing: the struct this item still needs (returns 1 and sets *missing to its
- * id), or resolves origin/right origin/parent and returns 0. Unlike Yjs, which only returns
- * the client, the clock is kept too: the pending set is retried only once that clock is
- * integrated, not whenever the client advances at all. */
-static int get_missing(crdt_doc *doc, crdt_item *it, crdt_id *missing, crdt_status *err)
+/* Item.getMissing: the client whose struct this item still needs (returns 1 and sets
+ * *missing), or resolves origin/right origin/parent and returns 0. */
+static int get_missing(crdt_doc *doc, crdt_item *it, uint64_t *missing, crdt_status *err)
 {
     uint64_t self = it->id.client;
     if ((it->flags & CRDT_F_ORIGIN) && it->origin.client != self &&
         it->origin.clock >= crdt_store_state(doc, it->origin.client)) {
-        *missing = it->origin;
+        *missing = it->origin.client;
         return 1;
     }
     if ((it->flags & CRDT_F_RIGHT_ORIGIN) && it->right_origin.client != self &&
         it->right_origin.clock >= crdt_store_state(doc, it->right_origin.client)) {
-        *missing = it->right_origin;
+        *missing = it->right_origin.client;
         return 1;
     }
     if (it->parent_kind == CRDT_PARENT_ID && it->parent.id.client != self &&
         it->parent.id.clock >= crdt_store_state(doc, it->parent.id.client)) {
-        *missing = it->parent.id;
+        *missing = it->parent.id.client;
         return 1;
     }
     if (it->kind == CRDT_REF_GC)
@@ -720,7 +718,7 @@ static crdt_status integrate_structs(integrate_state *s)
                 if ((st = stack_to_rest(s)) != CRDT_OK)
                     return st;
             } else if (head->id.clock + head->len > local) {
-                crdt_id missing = {0, 0};
+                uint64_t missing = 0;
                 crdt_status err = CRDT_OK;
                 int has_missing = get_missing(doc, head, &missing, &err);
                 if (err != CRDT_OK)
@@ -728,11 +726,9 @@ static crdt_status integrate_structs(integrate_state *s)
                 if (has_missing) {
                     if ((st = list_push(&s->stack, head)) != CRDT_OK)
                         return st;
-                    crdt_block *b = crdt_update_block(u, missing.client);
+                    crdt_block *b = crdt_update_block(u, missing);
                     if (!b || b->removed || b->next == b->n) {
-                        /* Everything moved to rest waits, directly or through the stack,
-                         * for this struct: nothing of it can integrate before. */
-                        st = missing_add(&s->missing, missing.client, missing.clock);
+                        st = missing_add(&s->missing, missing, crdt_store_state(doc, missing));
                         if (st == CRDT_OK)
                             st = stack_to_rest(s);
                         if (st != CRDT_OK)

@@ -275,8 +275,7 @@ struct crdt_doc {
     crdt_pmap roots; /* interned name -> crdt_type* */
     /* Structs waiting for dependencies (Yjs's store.pendingStructs): the encoded v1 updates
      * they came in, merged only when retried or encoded (merging on every arrival would be
-     * quadratic), and per client the lowest clock they wait for: the set is retried only
-     * once one of those clocks is integrated. */
+     * quadratic), and the clocks they wait for. */
     uint8_t **pending;
     size_t *pending_lens;
     size_t npending;

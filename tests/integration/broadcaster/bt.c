@@ -432,6 +432,18 @@ void bt_next(wsc *c, wsc_msg *m)
         fail_msg("malformed message of %zu bytes", len);
 }
 
+void bt_expect_synced(wsc *c, uint64_t version)
+{
+    wsc_msg m;
+    bt_next(c, &m);
+    if (m.type != 52)
+        fail_msg("expected SYNCED %llu, got a message of type %llu", (unsigned long long)version,
+                 (unsigned long long)m.type);
+    if (m.version != version)
+        fail_msg("SYNCED at %llu, expected %llu", (unsigned long long)m.version,
+                 (unsigned long long)version);
+}
+
 double bt_metric(bt_env *env, const char *sample)
 {
     char *text = http_get(env->metrics_port, "/metrics");

@@ -91,6 +91,10 @@ void bt_target(const bt_env *env, const char *doc_id, const char *token, int64_t
  * on timeout, close or a malformed message. */
 void bt_next(wsc *c, wsc_msg *m);
 
+/* Reads the next message and fails the test unless it is SYNCED at
+ * version. */
+void bt_expect_synced(wsc *c, uint64_t version);
+
 /* Value of a sample of the broadcaster's /metrics ("name{label=\"v\"}"),
  * or -1 when absent. */
 double bt_metric(bt_env *env, const char *sample);

@@ -122,6 +122,7 @@ static void test_documents_and_rights(void **state)
         wsc_msg m;
         bt_next(c, &m);
         assert_int_equal(m.type, 48);
+        bt_expect_synced(c, m.version);
         wsc_close(c);
     }
     /* Not tested: the token as a subprotocol ("collab.v1, bearer.<jwt>").
@@ -140,6 +141,7 @@ static void test_bad_input(void **state)
     wsc_msg m;
     bt_next(c, &m);
     assert_int_equal(m.type, 48);
+    bt_expect_synced(c, m.version);
     /* An undecodable record under the document's key is skipped... */
     assert_int_equal(bt_send_raw(&env, doc, "garbage", 7), 0);
     /* ...and the next good one still arrives. */
@@ -170,6 +172,7 @@ static void test_shutdown_says_goodbye(void **state)
     wsc_msg m;
     bt_next(c, &m);
     assert_int_equal(m.type, 48);
+    bt_expect_synced(c, m.version);
     assert_int_equal(bt_stop(&env, 15000), 0); /* exit code 0, no leak */
     bt_next(c, &m);
     assert_int_equal(m.type, 35);

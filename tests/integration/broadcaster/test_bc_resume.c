@@ -94,6 +94,7 @@ static void test_resume_from_mongodb(void **state)
     assert_non_null(c);
     for (int v = 4; v <= 6; v++)
         expect_merged(c, v);
+    bt_expect_synced(c, 6); /* the replay asked for is complete */
     send_op(doc, 7);
     expect_merged(c, 7);
     wsc_close(c);
@@ -110,6 +111,7 @@ static void test_resume_from_history(void **state)
     wsc_msg m;
     bt_next(a, &m);
     assert_int_equal(m.type, 48);
+    bt_expect_synced(a, 0);
     for (int v = 1; v <= 5; v++)
         send_op(doc, v);
     for (int v = 1; v <= 5; v++)
@@ -119,6 +121,7 @@ static void test_resume_from_history(void **state)
     assert_non_null(b);
     for (int v = 3; v <= 5; v++)
         expect_merged(b, v);
+    bt_expect_synced(b, 5);
     send_op(doc, 6);
     expect_merged(b, 6);
     expect_merged(a, 6);
@@ -148,6 +151,7 @@ static void test_resume_too_far_behind_gets_state(void **state)
     wsc *c = bt_connect(&env, doc, token, 1, 0, &status); /* 9 behind, --resume-max-ops 5 */
     assert_non_null(c);
     expect_state_text(c, 10, "[1][2][3][4][5][6][7][8][9][10]");
+    bt_expect_synced(c, 10); /* SYNCED follows the STATE that replaced the replay */
     send_op(doc, 11);
     expect_merged(c, 11);
     wsc_close(c);
@@ -165,6 +169,7 @@ static void test_resume_over_a_hole_gets_state(void **state)
     wsc_msg m;
     bt_next(c, &m);
     assert_int_equal(m.type, 48); /* not MERGED 3 */
+    bt_expect_synced(c, m.version);
     wsc_close(c);
 }
 
@@ -180,6 +185,7 @@ static void test_live_gap_filled_from_mongodb_else_resync(void **state)
     bt_next(c, &m);
     assert_int_equal(m.type, 48);
     assert_int_equal(m.version, 0);
+    bt_expect_synced(c, 0);
     send_op(doc, 1);
     send_op(doc, 2);
     expect_merged(c, 1);
@@ -203,6 +209,7 @@ static void test_live_gap_filled_from_mongodb_else_resync(void **state)
     bt_next(c, &m);
     assert_int_equal(m.type, 48);
     assert_int_equal(m.version, 7);
+    bt_expect_synced(c, 7); /* SYNCED after every RESYNC */
     send_op(doc, 8);
     expect_merged(c, 8);
     wsc_close(c);

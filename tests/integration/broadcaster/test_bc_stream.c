@@ -71,6 +71,7 @@ static void test_state_from_redis(void **state)
     assert_int_equal(m.version, 17);
     assert_int_equal(m.payload_len, st_len);
     assert_memory_equal(m.payload, st, st_len);
+    bt_expect_synced(c, 17); /* no items, no presence: caught up at once */
     wsc_close(c);
     free(st);
     crdt_doc_free(d);
@@ -113,6 +114,7 @@ static void test_state_from_mongo_snapshot_and_ops(void **state)
     assert_non_null(text);
     assert_string_equal(text, "snap-two-three-four");
     free(text);
+    bt_expect_synced(c, 4);
     wsc_close(c);
     free(snap);
     free(sv);
@@ -170,9 +172,11 @@ static void test_live_ops_in_order(void **state)
     bt_next(a, &m);
     assert_int_equal(m.type, 48);
     assert_int_equal(m.version, 0);
+    bt_expect_synced(a, 0);
     bt_next(b, &m);
     assert_int_equal(m.type, 48);
     assert_int_equal(m.version, 0);
+    bt_expect_synced(b, 0);
 
     const int n = 40;
     size_t item_len, conflict_len;
@@ -256,6 +260,7 @@ static void test_newcomer_gets_cached_state_and_history(void **state)
     wsc_msg m;
     bt_next(a, &m);
     assert_int_equal(m.version, 0);
+    bt_expect_synced(a, 0);
     for (int v = 1; v <= 10; v++) {
         char op[32];
         snprintf(op, sizeof op, "op-%d", v);
@@ -278,6 +283,8 @@ static void test_newcomer_gets_cached_state_and_history(void **state)
         assert_int_equal(m.type, 49);
         assert_int_equal(m.version, v);
     }
+    /* Caught up once the history after the cached state is sent. */
+    bt_expect_synced(b, 10);
     /* No second load was needed. */
     assert_true(bt_metric(&env, "broadcaster_state_loads_total") == loads);
     wsc_close(a);
@@ -302,6 +309,7 @@ static void test_state_newer_than_stream(void **state)
     bt_next(c, &m);
     assert_int_equal(m.type, 48);
     assert_int_equal(m.version, 12);
+    bt_expect_synced(c, 12);
     for (int v = 10; v <= 15; v++) {
         char op[32];
         snprintf(op, sizeof op, "op-%d", v);

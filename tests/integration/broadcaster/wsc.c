@@ -304,6 +304,9 @@ int wsc_parse(const uint8_t *data, size_t len, wsc_msg *out)
         else
             out->payload = (const uint8_t *)crdt_rd_varstring(&r, &out->payload_len);
         break;
+    case 52: /* SYNCED */
+        out->version = crdt_rd_varuint(&r);
+        break;
     case 51: /* RESYNC */
         out->code = crdt_rd_varstring(&r, &out->code_len);
         break;
