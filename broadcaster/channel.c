@@ -277,18 +277,18 @@ static void send_presence(bcserver *srv, bcsub *sub)
     }
 }
 
-static void give_state(bcserver *srv, bcsub *sub, bcmsg *state)
+/* STATE, its items, the presence (first time only); SYNCED follows from
+ * pump once the history after the state is sent. The channel has a state. */
+static void give_state(bcserver *srv, bcsub *sub)
 {
     bcchan *ch = sub->ch;
+    bcmsg *state = ch->state;
     sub->waiting_state = false;
     sub->resuming = false;
     sub->gap_since_ms = 0;
     bcchan_send(srv, sub, state);
-    /* The items were loaded with the channel's state; a state that is not
-     * the channel's (never the case today) goes without. */
-    if (state == ch->state)
-        for (size_t i = 0; i < ch->state_item_count; i++)
-            send_with_state(srv, sub, ch->state_items[i]);
+    for (size_t i = 0; i < ch->state_item_count; i++)
+        send_with_state(srv, sub, ch->state_items[i]);
     if (!sub->presence_sent)
         send_presence(srv, sub);
     if (!sub->wsi || sub->closing)
@@ -323,7 +323,7 @@ static void request_state(bcserver *srv, bcsub *sub)
     bcchan *ch = sub->ch;
     sub->next = 0;
     if (state_usable(ch)) {
-        give_state(srv, sub, ch->state);
+        give_state(srv, sub);
         return;
     }
     sub->waiting_state = true;
@@ -382,7 +382,7 @@ static void state_loaded(bcserver *srv, bcload_job *job)
     }
     for (bcsub *s = ch->subs; s; s = s->ch_next) {
         if (s->waiting_state)
-            give_state(srv, s, ch->state);
+            give_state(srv, s);
     }
 }
 

@@ -310,8 +310,10 @@ static void push_op_view(ppipe *p, pdoc *d, const pending_op *op)
         if (p->dropped_ops++ % 10000 == 0) {
             clog_field f[] = {clog_str("doc_id", d->id), clog_int("version", op->version),
                               clog_int("dropped_so_far", (int64_t)p->dropped_ops)};
-            clog_emit(p->log, CLOG_WARN,
-                      "view queue full: crdt_operations entries dropped (replay fills them)", f, 3);
+            clog_emit(
+                p->log, CLOG_WARN,
+                "view queue full: crdt_operations entries dropped (the snapshotter stores them)", f,
+                3);
         }
     }
 }

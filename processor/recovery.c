@@ -242,9 +242,12 @@ static int replay_tail_record(const precover_ctx *ctx, pdoc_table *t, const rd_k
             clog_emit(ctx->log, CLOG_ERROR, "recovery: replay failed",
                       (clog_field[]){clog_str("doc_id", m.doc_id), clog_str("error", why)}, 2);
         (*records)++;
-        if (fn)
-            fn(userdata, d, &m);
     }
+    /* Also for a record the loaded state already holds: its crdt_operations
+     * row may be among the view writes a crash lost (the Redis state is
+     * written by another job), and writing it again is harmless. */
+    if (d && fn)
+        fn(userdata, d, &m);
     cavro_merged_op_clear(&m);
     return rc;
 }

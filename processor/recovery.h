@@ -36,8 +36,9 @@ typedef struct precover_ctx {
     int timeout_ms; /* per Kafka call */
 } precover_ctx;
 
-/* Called for each merged record replayed during a partition recovery, after
- * it was applied to d. */
+/* Called for each merged record read during a partition recovery, after it
+ * was applied to d, and also when d already held it (so that the caller can
+ * write its views again: a crash may have lost them). */
 typedef void (*precover_record_fn)(void *userdata, pdoc *d, const struct cavro_merged_op *m);
 
 typedef enum precover_mode {

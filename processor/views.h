@@ -7,8 +7,9 @@
  * Redis failure keeps the jobs and retries with backoff, so the views catch up
  * after an outage. When the queue holds max_bytes, new jobs are refused: the
  * caller marks the document (its whole state is re-queued later) and counts
- * the drop; a dropped crdt_operations entry stays missing until a replay
- * (docs/operations.md, "processor"). Prefix: pviews_.
+ * the drop; a dropped (or crash-lost) crdt_operations entry is written by
+ * the snapshotter before it commits past the record (snapshotter/snapper.h)
+ * and again by a partition recovery. Prefix: pviews_.
  */
 #ifndef PROCESSOR_VIEWS_H
 #define PROCESSOR_VIEWS_H

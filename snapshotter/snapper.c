@@ -1,6 +1,7 @@
 /*
  * snapper: merged records -> per-document state -> periodic snapshots, with
- * offsets committed only behind what is snapshotted. See snapper.h.
+ * offsets committed only behind what is snapshotted and whose
+ * crdt_operations rows are stored. See snapper.h.
  */
 #include "snapshotter/snapper.h"
 
@@ -28,8 +29,20 @@ typedef struct pending {
     bool broken; /* a version gap nothing could fill: not snapshotted */
 } pending;
 
+/* A record read since the last commit: its crdt_operations row is written
+ * (idempotently) before the committed offset may pass it. */
+typedef struct unstored_row {
+    int32_t partition; /* collab.merged partition it was read from */
+    struct cavro_merged_op op;
+} unstored_row;
+
+/* Rows per insert_many: bounds the BSON built at once. */
+enum { SSNAP_ROWS_PER_INSERT = 500 };
+
 struct ssnap {
     ssnap_config cfg;
+    unstored_row *rows; /* owned, with every op in them */
+    size_t row_count, row_cap;
     docstore *ds;
     const struct cavro_registry *avro;
     clog *log;
@@ -38,7 +51,7 @@ struct ssnap {
     pdoc_table *docs;
     precover_ctx load;
     int64_t last_tick_ms, last_commit_ms;
-    metrics_counter *snapshots, *failures, *records, *gaps, *dlq_records;
+    metrics_counter *snapshots, *failures, *records, *gaps, *dlq_records, *row_failures;
     metrics_histogram *snapshot_bytes, *snapshot_seconds;
     metrics_gauge *documents;
     metrics_family *lag;
@@ -88,6 +101,9 @@ ssnap *ssnap_new(const ssnap_config *cfg, docstore *ds, const struct cavro_regis
         metrics_counter_new(reg, "snapshotter_gaps_total",
                             "Documents with a version gap that could not be filled",
                             &s->gaps) != METRICS_OK ||
+        metrics_counter_new(reg, "snapshotter_row_store_failures_total",
+                            "Failed writes of crdt_operations rows before a commit (retried)",
+                            &s->row_failures) != METRICS_OK ||
         metrics_counter_new(reg, "snapshotter_dlq_records_total",
                             "Undecodable merged records sent to the DLQ",
                             &s->dlq_records) != METRICS_OK ||
@@ -129,10 +145,14 @@ ssnap *ssnap_new(const ssnap_config *cfg, docstore *ds, const struct cavro_regis
     return s;
 }
 
+static void drop_rows(ssnap *s, int32_t partition);
+
 void ssnap_free(ssnap *s)
 {
     if (!s)
         return;
+    drop_rows(s, -1);
+    free(s->rows);
     ckafka_consumer_free(s->consumer);
     if (s->dlq)
         ckafka_producer_flush(s->dlq, 5000);
@@ -195,6 +215,93 @@ static int take_snapshot(ssnap *s, pdoc *d, pending *p)
         free(snap.items.items[i].data);
     free(snap.items.items);
     return rc;
+}
+
+static const char *row_kind_name(enum cavro_merged_kind kind)
+{
+    switch (kind) {
+    case CAVRO_MERGED_YJS_UPDATE:
+        return "YJS_UPDATE";
+    case CAVRO_MERGED_ITEM_STATE:
+        return "ITEM_STATE";
+    case CAVRO_MERGED_ITEM_CONFLICT:
+        return "ITEM_CONFLICT";
+    }
+    return "UNKNOWN";
+}
+
+/* Takes over *op (its fields now belong to the buffer; *op is zeroed).
+ * false when out of memory (*op left to the caller). */
+static bool keep_row(ssnap *s, int32_t partition, struct cavro_merged_op *op)
+{
+    if (s->row_count == s->row_cap) {
+        size_t cap = s->row_cap ? s->row_cap * 2 : 256;
+        unstored_row *rows = realloc(s->rows, cap * sizeof *rows);
+        if (!rows)
+            return false;
+        s->rows = rows;
+        s->row_cap = cap;
+    }
+    s->rows[s->row_count].partition = partition;
+    s->rows[s->row_count].op = *op;
+    s->row_count++;
+    memset(op, 0, sizeof *op);
+    return true;
+}
+
+/* Forgets the buffered rows of one partition (-1: all): they will be read
+ * again from the committed offset, by us or by the partition's next owner. */
+static void drop_rows(ssnap *s, int32_t partition)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < s->row_count; i++) {
+        if (partition < 0 || s->rows[i].partition == partition)
+            cavro_merged_op_clear(&s->rows[i].op);
+        else
+            s->rows[kept++] = s->rows[i];
+    }
+    s->row_count = kept;
+}
+
+/* Writes every buffered row to crdt_operations (duplicates are success: the
+ * processor normally wrote them first) and forgets them. 0, or -1 with the
+ * rows kept when MongoDB failed. */
+static int store_rows(ssnap *s)
+{
+    docstore_op batch[SSNAP_ROWS_PER_INSERT];
+    size_t done = 0;
+    while (done < s->row_count) {
+        size_t n = s->row_count - done;
+        if (n > SSNAP_ROWS_PER_INSERT)
+            n = SSNAP_ROWS_PER_INSERT;
+        for (size_t i = 0; i < n; i++) {
+            const struct cavro_merged_op *m = &s->rows[done + i].op;
+            batch[i] = (docstore_op){.doc_id = m->doc_id,
+                                     .op_id = m->op_id,
+                                     .version = m->doc_version,
+                                     .kind = row_kind_name(m->kind),
+                                     .user_id = m->user_id,
+                                     .client_id = m->client_id,
+                                     .ingest_time_us = m->ingest_time_us,
+                                     .processed_time_us = m->processed_time_us,
+                                     .partition = m->source_partition,
+                                     .offset = m->source_offset,
+                                     .bytes = m->payload.data,
+                                     .len = m->payload.len};
+        }
+        char err[512];
+        if (docstore_insert_ops(s->ds, batch, n, err, sizeof err) != DOCSTORE_OK) {
+            metrics_counter_inc(s->row_failures);
+            clog_field f[] = {clog_int("rows", (int64_t)(s->row_count - done)),
+                              clog_str("error", err)};
+            clog_emit(s->log, CLOG_WARN, "cannot store crdt_operations rows; offsets not committed",
+                      f, 2);
+            return -1;
+        }
+        done += n;
+    }
+    drop_rows(s, -1);
+    return 0;
 }
 
 static void send_to_dlq(ssnap *s, const rd_kafka_message_t *msg, const char *why)
@@ -316,7 +423,12 @@ static bool apply_record(ssnap *s, const rd_kafka_message_t *msg)
         if (d->version - p->snapshot_version >= s->cfg.every_ops)
             take_snapshot(s, d, p);
     }
-    cavro_merged_op_clear(&m);
+    /* Whatever happened to the state: the row must be stored before the
+     * offset passes it (the processor's view queue may have lost it). */
+    if (!keep_row(s, msg->partition, &m)) {
+        cavro_merged_op_clear(&m);
+        return false;
+    }
     return true;
 }
 
@@ -359,13 +471,17 @@ static void min_pending(pdoc *d, void *userdata)
     }
 }
 
-/* Commits, per partition, the first offset whose document is not yet
- * snapshotted (or the position when everything is). */
-static void commit_offsets(ssnap *s)
+/* Stores the crdt_operations rows of the records read so far, then commits,
+ * per partition, the first offset whose document is not yet snapshotted (or
+ * the position when everything is). -1 when the rows could not be stored
+ * (nothing committed; the rows are kept). */
+static int commit_offsets(ssnap *s)
 {
+    if (store_rows(s) != 0)
+        return -1;
     rd_kafka_topic_partition_list_t *pos = ckafka_consumer_positions(s->consumer);
     if (!pos)
-        return;
+        return 0;
     rd_kafka_t *rk = ckafka_consumer_handle(s->consumer);
     for (int i = 0; i < pos->cnt; i++) {
         int64_t low, high;
@@ -396,6 +512,7 @@ static void commit_offsets(ssnap *s)
     rd_kafka_topic_partition_list_destroy(commit);
     rd_kafka_topic_partition_list_destroy(pos);
     metrics_gauge_set(s->documents, (double)pdoc_table_count(s->docs));
+    return 0;
 }
 
 static void on_revoked(void *userdata, const rd_kafka_topic_partition_list_t *parts, bool lost)
@@ -408,9 +525,25 @@ static void on_revoked(void *userdata, const rd_kafka_topic_partition_list_t *pa
         }
     }
     if (!lost)
-        commit_offsets(s);
-    for (int i = 0; i < parts->cnt; i++)
+        (void)commit_offsets(s); /* on failure the next owner re-reads from the last commit */
+    for (int i = 0; i < parts->cnt; i++) {
         pdoc_drop_partition(s->docs, parts->elems[i].partition);
+        drop_rows(s, parts->elems[i].partition);
+    }
+}
+
+/* Reads everything again from the committed offsets, with fresh documents:
+ * after MongoDB failed a load or a row write. 0, or -1 when out of memory. */
+static int restart_from_committed(ssnap *s, util_backoff *backoff)
+{
+    ckafka_consumer_rewind(s->consumer, s->cfg.kafka_timeout_ms);
+    drop_rows(s, -1);
+    pdoc_table_free(s->docs);
+    s->docs = pdoc_table_new(s->cfg.max_docs, free);
+    if (!s->docs)
+        return -1;
+    util_sleep_ms(util_backoff_next(backoff));
+    return 0;
 }
 
 int ssnap_loop(svc *sv, void *userdata)
@@ -426,14 +559,10 @@ int ssnap_loop(svc *sv, void *userdata)
             rd_kafka_message_destroy(msg);
             if (!ok) {
                 /* Read the record again once the document can be loaded. */
-                ckafka_consumer_rewind(s->consumer, s->cfg.kafka_timeout_ms);
-                pdoc_table_free(s->docs);
-                s->docs = pdoc_table_new(s->cfg.max_docs, free);
-                if (!s->docs) {
+                if (restart_from_committed(s, &backoff) != 0) {
                     svc_request_stop(sv, true, "out of memory");
                     return 1;
                 }
-                util_sleep_ms(util_backoff_next(&backoff));
                 continue;
             }
             util_backoff_reset(&backoff);
@@ -450,13 +579,18 @@ int ssnap_loop(svc *sv, void *userdata)
         }
         if (now - s->last_commit_ms >= 1000) {
             s->last_commit_ms = now;
-            commit_offsets(s);
+            /* Rows not stored: start over from the last commit rather than
+             * buffer without bound while MongoDB is away. */
+            if (commit_offsets(s) != 0 && restart_from_committed(s, &backoff) != 0) {
+                svc_request_stop(sv, true, "out of memory");
+                return 1;
+            }
         }
     }
     /* Clean stop: snapshot what is pending, commit, leave the group. */
     tick_state ts = {.s = s, .now = util_now_ms(), .all = true, .partition = -1};
     pdoc_each(s->docs, tick_doc, &ts);
-    commit_offsets(s);
+    (void)commit_offsets(s); /* on failure the next owner re-reads from the last commit */
     ckafka_consumer_close(s->consumer);
     return 0;
 }

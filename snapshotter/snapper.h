@@ -7,10 +7,14 @@
  * Redis snapshot:{doc}.
  *
  * Its committed offset on a partition never passes a record whose document is
- * not snapshotted yet (it commits the smallest offset still pending), so
- * "every record before the committed offset is in some snapshot" holds; the
- * processor's recovery reads collab.merged from exactly there. A crash only
- * re-reads records, and re-applying a record is a no-op. Prefix: ssnap_.
+ * not snapshotted yet (it commits the smallest offset still pending), and
+ * before each commit it writes the crdt_operations rows of the records read
+ * since the last one (idempotent insert; the processor's view queue may have
+ * lost them in a crash). So "every record before the committed offset is in
+ * some snapshot and has its crdt_operations row" holds; the processor's
+ * recovery reads collab.merged from exactly there and rewrites the rows of
+ * what it reads. A crash only re-reads records, and re-applying a record is
+ * a no-op. Prefix: ssnap_.
  */
 #ifndef SNAPSHOTTER_SNAPPER_H
 #define SNAPSHOTTER_SNAPPER_H

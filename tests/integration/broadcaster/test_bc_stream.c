@@ -3,7 +3,8 @@
  * process): the initial STATE from Redis, from a MongoDB snapshot plus the
  * newer ops when Redis has nothing, live MERGED/ITEM messages in version
  * order, and the race between a state load and the live stream (records at
- * or below the state's version are never sent).
+ * or below the state's version are never sent); the items that exist before
+ * a reader joins, sent after its STATE, and SYNCED once it is caught up.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,11 +14,13 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "bt.h"
 #include "crdt/crdt.h"
 #include "processor/item_codec.h"
 #include "processor/items.h"
+#include "processor/items_json.h"
 
 static bt_env env;
 static ustore_user owner;
@@ -123,7 +126,7 @@ static void test_state_from_mongo_snapshot_and_ops(void **state)
 
 /* An item state after one write (conflict = false), or after two concurrent
  * writes under the manual policy (conflict = true, two siblings). */
-static uint8_t *item_payload(const char *item_id, bool conflict, size_t *len)
+static void item_state(const char *item_id, bool conflict, items_state *result)
 {
     items_state st;
     assert_int_equal(items_state_init(&st, item_id, ITEMS_POLICY_MANUAL), ITEMS_OK);
@@ -151,6 +154,13 @@ static uint8_t *item_payload(const char *item_id, bool conflict, size_t *len)
         assert_int_equal(out.outcome, ITEMS_CONFLICT);
         vclock_free(&other);
     }
+    *result = st;
+}
+
+static uint8_t *item_payload(const char *item_id, bool conflict, size_t *len)
+{
+    items_state st;
+    item_state(item_id, conflict, &st);
     uint8_t *bytes = NULL;
     char err[256];
     assert_int_equal(pitem_state_encode(env.avro, &st, &bytes, len, err, sizeof err), 0);
@@ -328,6 +338,110 @@ static void test_state_newer_than_stream(void **state)
     wsc_close(c);
 }
 
+/* Stores an item as the processor would, with its JSON pretty-printed (the
+ * reader must get it compact, as live ITEM messages carry it); returns the
+ * compact JSON (caller frees). */
+static char *store_item(const char *doc, const char *item_id, bool conflict, int64_t version)
+{
+    items_state st;
+    item_state(item_id, conflict, &st);
+    json_t *j = items_state_to_json(&st);
+    assert_non_null(j);
+    char *pretty = json_dumps(j, JSON_INDENT(2));
+    char *compact = json_dumps(j, JSON_COMPACT);
+    assert_non_null(pretty);
+    assert_non_null(compact);
+    json_decref(j);
+    docstore_item item = {.doc_id = doc,
+                          .item_id = item_id,
+                          .revision = 1,
+                          .version = version,
+                          .conflict = conflict,
+                          .state_json = pretty,
+                          .value = (const uint8_t *)"v1",
+                          .value_len = 2};
+    char err[256];
+    assert_int_equal(docstore_put_item(env.ds, &item, err, sizeof err), DOCSTORE_OK);
+    free(pretty);
+    items_state_free(&st);
+    return compact;
+}
+
+/* Reads the ITEM messages that follow a STATE at version: exactly one per
+ * stored item (any order), empty op id, the compact JSON. */
+static void expect_items(wsc *c, uint64_t version, char *const *want, size_t count)
+{
+    bool seen[8] = {false};
+    assert_true(count <= 8);
+    for (size_t i = 0; i < count; i++) {
+        wsc_msg m;
+        bt_next(c, &m);
+        assert_int_equal(m.type, 50);
+        assert_int_equal(m.version, version);
+        assert_int_equal(m.op_id_len, 0);
+        size_t k = 0;
+        while (k < count && !(m.payload_len == strlen(want[k]) &&
+                              memcmp(m.payload, want[k], m.payload_len) == 0))
+            k++;
+        if (k == count)
+            fail_msg("unexpected item JSON %.*s", (int)m.payload_len, (const char *)m.payload);
+        assert_false(seen[k]); /* each item once */
+        seen[k] = true;
+    }
+}
+
+/* A reader joining a document with items gets STATE, one ITEM per item at
+ * the STATE's version, SYNCED, then the live stream; so does a resume that
+ * falls back to a STATE. */
+static void test_state_then_items_then_synced(void **state)
+{
+    (void)state;
+    char doc[160];
+    new_doc("items", doc, sizeof doc);
+    char err[256];
+    static const uint8_t empty[] = {0, 0};
+    assert_int_equal(docstore_cache_state(env.ds, doc, 5, empty, 2, NULL, 0, err, sizeof err),
+                     DOCSTORE_OK);
+    char *items[2] = {store_item(doc, "color", false, 3), store_item(doc, "size", true, 5)};
+
+    int status;
+    wsc *c = bt_connect(&env, doc, owner_token, -1, 0, &status);
+    assert_non_null(c);
+    wsc_msg m;
+    bt_next(c, &m);
+    assert_int_equal(m.type, 48);
+    assert_int_equal(m.version, 5);
+    expect_items(c, 5, items, 2);
+    bt_expect_synced(c, 5);
+    assert_int_equal(
+        bt_send_merged(&env, doc, 6, "op-6", CAVRO_MERGED_YJS_UPDATE, (const uint8_t *)"u6", 2), 0);
+    bt_next(c, &m);
+    assert_int_equal(m.type, 49);
+    assert_int_equal(m.version, 6);
+
+    /* Resuming from 1 over a hole (MongoDB has 3 but not 2): a STATE with
+     * its items instead of the replay, then SYNCED. */
+    assert_int_equal(bt_store_op(&env, doc, 3, "op-3", (const uint8_t *)"op-3", 4), 0);
+    wsc *r = bt_connect(&env, doc, owner_token, 1, 0, &status);
+    assert_non_null(r);
+    bt_next(r, &m);
+    assert_int_equal(m.type, 48);
+    uint64_t v = m.version;
+    assert_true(v >= 5);
+    expect_items(r, v, items, 2);
+    /* The history may add op 6 after a state at 5. */
+    for (uint64_t next = v + 1; next <= 6; next++) {
+        bt_next(r, &m);
+        assert_int_equal(m.type, 49);
+        assert_int_equal(m.version, next);
+    }
+    bt_expect_synced(r, 6);
+    wsc_close(r);
+    wsc_close(c);
+    free(items[0]);
+    free(items[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_live_ops_in_order),
         cmocka_unit_test(test_newcomer_gets_cached_state_and_history),
         cmocka_unit_test(test_state_newer_than_stream),
+        cmocka_unit_test(test_state_then_items_then_synced),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

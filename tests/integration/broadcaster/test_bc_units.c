@@ -2,7 +2,9 @@
  * Unit (no servers): the broadcaster's small pure parts - WebSocket frame
  * headers at the length boundaries and framed batches read back, the shared
  * message queue (references, order, bytes), the string map, and the
- * presence roster (newer clocks win, null removes, stale entries dropped).
+ * presence roster (newer clocks win, null removes, stale entries dropped),
+ * and the SYNCED and state-item messages read back with the test client's
+ * parser.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +18,9 @@
 #include "broadcaster/map.h"
 #include "broadcaster/msg.h"
 #include "broadcaster/roster.h"
+#include "broadcaster/wire.h"
 #include "crdt/lib0.h"
+#include "wsc.h"
 
 static void test_frame_headers(void **state)
 {
@@ -175,6 +179,38 @@ static void test_roster(void **state)
     bcroster_free(r);
 }
 
+static void test_synced_and_state_items(void **state)
+{
+    (void)state;
+    bcmsg *s = bcwire_synced(300); /* a two-byte varUint */
+    assert_non_null(s);
+    assert_int_equal(s->kind, BCMSG_SYNCED);
+    wsc_msg m;
+    assert_int_equal(wsc_parse(bcmsg_payload(s), s->len, &m), 0);
+    assert_int_equal(m.type, 52);
+    assert_int_equal(m.version, 300);
+    bcmsg_unref(s);
+
+    char err[256] = "";
+    bcmsg *item =
+        bcwire_state_item(7, "{ \"item_id\": \"a\",\n  \"conflict\": false }", err, sizeof err);
+    assert_non_null(item);
+    assert_int_equal(item->kind, BCMSG_ITEM);
+    assert_int_equal(item->version, 7);
+    assert_int_equal(wsc_parse(bcmsg_payload(item), item->len, &m), 0);
+    assert_int_equal(m.type, 50);
+    assert_int_equal(m.version, 7);
+    assert_int_equal(m.op_id_len, 0);
+    assert_int_equal(m.ingest_ms, 0);
+    assert_true(
+        wsc_eq((const char *)m.payload, m.payload_len, "{\"item_id\":\"a\",\"conflict\":false}"));
+    bcmsg_unref(item);
+
+    /* A stored state that is not JSON is an error, not a message. */
+    assert_null(bcwire_state_item(7, "{not json", err, sizeof err));
+    assert_non_null(strstr(err, "invalid"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_queue_frames_in_order_and_shares),
         cmocka_unit_test(test_map),
         cmocka_unit_test(test_roster),
+        cmocka_unit_test(test_synced_and_state_items),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

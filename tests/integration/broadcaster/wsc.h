@@ -55,7 +55,7 @@ int wsc_send(wsc *c, const uint8_t *data, size_t len);
 /* A reader message, parsed (pointers into the message). */
 typedef struct wsc_msg {
     uint64_t type;
-    uint64_t version; /* STATE, MERGED, ITEM, SYNCED */
+    uint64_t version;  /* STATE, MERGED, ITEM, SYNCED */
     const char *op_id; /* MERGED/ITEM; not NUL-terminated */
     size_t op_id_len;
     uint64_t ingest_ms;
