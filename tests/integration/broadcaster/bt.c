@@ -25,32 +25,9 @@
 #include "common/kafka_admin.h"
 #include "common/util.h"
 #include "crdt/crdt.h"
+#include "tests/integration/support/itest_support.h"
 
 #define SECRET "broadcaster-itest-secret-0123456789abcdef"
-
-static const char *env_or(const char *name, const char *fallback)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
-}
-
-typedef struct delivery {
-    int done;
-    rd_kafka_resp_err_t err;
-} delivery;
-
-static void on_delivery(void *userdata, void *msg_opaque, rd_kafka_resp_err_t err,
-                        int32_t partition, int64_t offset)
-{
-    (void)userdata;
-    (void)partition;
-    (void)offset;
-    delivery *d = msg_opaque;
-    if (!d)
-        return; /* sent without waiting */
-    d->err = err;
-    d->done = 1;
-}
 
 static int free_port(void)
 {
@@ -74,10 +51,10 @@ int bt_env_init(bt_env *env, const char *name, int partitions)
     env->pid = -1;
     snprintf(env->run_id, sizeof env->run_id, "bc-%s-%ld-%lld", name, (long)getpid(),
              (long long)(util_wall_ns() / 1000000 % 100000000));
-    env->brokers = env_or("COLLAB_KAFKA_BROKERS", "127.0.0.1:9092");
-    env->mongo_uri = env_or("COLLAB_MONGO_URI", "mongodb://127.0.0.1:27017");
-    env->redis_url = env_or("COLLAB_REDIS_URL", "redis://127.0.0.1:6379");
-    env->bin_dir = env_or("COLLAB_BIN_DIR", "build/bin");
+    env->brokers = itest_env_or("COLLAB_KAFKA_BROKERS", "127.0.0.1:9092");
+    env->mongo_uri = itest_env_or("COLLAB_MONGO_URI", "mongodb://127.0.0.1:27017");
+    env->redis_url = itest_env_or("COLLAB_REDIS_URL", "redis://127.0.0.1:6379");
+    env->bin_dir = itest_env_or("COLLAB_BIN_DIR", "build/bin");
     env->partitions = partitions;
     snprintf(env->mongo_db, sizeof env->mongo_db, "itest_%s", env->run_id);
     for (char *p = env->mongo_db; *p; p++)
@@ -111,7 +88,7 @@ int bt_env_init(bt_env *env, const char *name, int partitions)
     ckafka_producer_opts po = {.brokers = env->brokers,
                                .client_id = "itest-broadcaster",
                                .log = env->log,
-                               .on_delivery = on_delivery};
+                               .on_delivery = itest_on_delivery};
     env->producer = ckafka_producer_new(&po, err, sizeof err);
     struct authtoken_config tc = {.alg = AUTHTOKEN_HS256,
                                   .secret = (const uint8_t *)SECRET,
@@ -133,20 +110,8 @@ void bt_env_free(bt_env *env)
 {
     if (env->pid > 0)
         bt_stop(env, 10000);
-    char err[512];
-    ckafka_admin *admin = ckafka_admin_new(env->brokers, env->log, err, sizeof err);
-    if (admin) {
-        ckafka_topic_delete(admin, env->topic, 30000, err, sizeof err);
-        ckafka_admin_free(admin);
-    }
-    if (env->mongo) {
-        mongoc_client_t *client = cmongo_acquire(env->mongo);
-        mongoc_database_t *db = mongoc_client_get_database(client, env->mongo_db);
-        bson_error_t error;
-        mongoc_database_drop(db, &error); /* best effort */
-        mongoc_database_destroy(db);
-        cmongo_release(env->mongo, client);
-    }
+    const char *topics[] = {env->topic, NULL};
+    itest_drop_run(env->brokers, env->log, topics, env->mongo, env->mongo_db);
     if (env->producer)
         ckafka_producer_free(env->producer);
     authtoken_keys_free(env->keys);
@@ -312,14 +277,7 @@ int bt_grant(bt_env *env, const char *doc_id, const char *user_id, ustore_role r
 
 static int produce(bt_env *env, const char *key, const void *value, size_t len)
 {
-    delivery d = {0};
-    if (ckafka_producer_send(env->producer, env->topic, RD_KAFKA_PARTITION_UA, key, strlen(key),
-                             value, len, &d, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return -1;
-    int64_t deadline = util_now_ms() + 30000;
-    while (!d.done && util_now_ms() < deadline)
-        ckafka_producer_poll(env->producer, 50);
-    return d.done && d.err == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
+    return itest_produce_and_wait(env->producer, env->topic, key, value, len);
 }
 
 static uint8_t *encode_merged(bt_env *env, const char *doc_id, int64_t version, const char *op_id,

@@ -23,40 +23,17 @@
 #include "common/kafka_consumer.h"
 #include "common/util.h"
 #include "crdt/crdt.h"
-
-static const char *env_or(const char *name, const char *fallback)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
-}
-
-typedef struct delivery {
-    int done;
-    rd_kafka_resp_err_t err;
-} delivery;
-
-static void on_delivery(void *userdata, void *msg_opaque, rd_kafka_resp_err_t err,
-                        int32_t partition, int64_t offset)
-{
-    (void)userdata;
-    (void)partition;
-    (void)offset;
-    delivery *d = msg_opaque;
-    if (!d)
-        return; /* sent without waiting (ph_send_op_nowait) */
-    d->err = err;
-    d->done = 1;
-}
+#include "tests/integration/support/itest_support.h"
 
 int ph_env_init(ph_env *env, const char *name, int partitions)
 {
     memset(env, 0, sizeof *env);
     snprintf(env->run_id, sizeof env->run_id, "%s-%ld-%lld", name, (long)getpid(),
              (long long)(util_wall_ns() / 1000000 % 100000000));
-    env->brokers = env_or("COLLAB_KAFKA_BROKERS", "127.0.0.1:9092");
-    env->mongo_uri = env_or("COLLAB_MONGO_URI", "mongodb://127.0.0.1:27017");
-    env->redis_url = env_or("COLLAB_REDIS_URL", "redis://127.0.0.1:6379");
-    env->bin_dir = env_or("COLLAB_BIN_DIR", "build/bin");
+    env->brokers = itest_env_or("COLLAB_KAFKA_BROKERS", "127.0.0.1:9092");
+    env->mongo_uri = itest_env_or("COLLAB_MONGO_URI", "mongodb://127.0.0.1:27017");
+    env->redis_url = itest_env_or("COLLAB_REDIS_URL", "redis://127.0.0.1:6379");
+    env->bin_dir = itest_env_or("COLLAB_BIN_DIR", "build/bin");
     env->partitions = partitions;
     snprintf(env->mongo_db, sizeof env->mongo_db, "itest_%s", env->run_id);
     for (char *p = env->mongo_db; *p; p++) {
@@ -103,7 +80,7 @@ int ph_env_init(ph_env *env, const char *name, int partitions)
     ckafka_producer_opts po = {.brokers = env->brokers,
                                .client_id = "itest-ingest",
                                .log = env->log,
-                               .on_delivery = on_delivery};
+                               .on_delivery = itest_on_delivery};
     env->producer = ckafka_producer_new(&po, err, sizeof err);
     if (!env->ds || !env->producer) {
         fprintf(stderr, "producer: %s\n", err);
@@ -114,22 +91,8 @@ int ph_env_init(ph_env *env, const char *name, int partitions)
 
 void ph_env_free(ph_env *env)
 {
-    char err[512];
-    ckafka_admin *admin = ckafka_admin_new(env->brokers, env->log, err, sizeof err);
-    if (admin) {
-        ckafka_topic_delete(admin, env->ops_topic, 30000, err, sizeof err);
-        ckafka_topic_delete(admin, env->merged_topic, 30000, err, sizeof err);
-        ckafka_topic_delete(admin, env->dlq_topic, 30000, err, sizeof err);
-        ckafka_admin_free(admin);
-    }
-    if (env->mongo) {
-        mongoc_client_t *client = cmongo_acquire(env->mongo);
-        mongoc_database_t *db = mongoc_client_get_database(client, env->mongo_db);
-        bson_error_t error;
-        mongoc_database_drop(db, &error); /* best effort */
-        mongoc_database_destroy(db);
-        cmongo_release(env->mongo, client);
-    }
+    const char *topics[] = {env->ops_topic, env->merged_topic, env->dlq_topic, NULL};
+    itest_drop_run(env->brokers, env->log, topics, env->mongo, env->mongo_db);
     if (env->producer)
         ckafka_producer_free(env->producer);
     docstore_free(env->ds);
@@ -295,14 +258,7 @@ bool ph_running(ph_proc *p)
 
 static int send_and_wait(ph_env *env, const char *key, const void *value, size_t len)
 {
-    delivery d = {0};
-    if (ckafka_producer_send(env->producer, env->ops_topic, RD_KAFKA_PARTITION_UA, key, strlen(key),
-                             value, len, &d, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return -1;
-    int64_t deadline = util_now_ms() + 30000;
-    while (!d.done && util_now_ms() < deadline)
-        ckafka_producer_poll(env->producer, 50);
-    return d.done && d.err == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
+    return itest_produce_and_wait(env->producer, env->ops_topic, key, value, len);
 }
 
 int ph_send_op(ph_env *env, const char *doc_id, const char *op_id, int64_t client_id,
