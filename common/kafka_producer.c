@@ -22,6 +22,8 @@ struct ckafka_producer {
     bool has_poll_thread;
     pthread_t poll_thread;
     atomic_bool stop_polling;
+    rd_kafka_topic_t *warm[CKAFKA_PRODUCER_MAX_WARM]; /* handles kept by ckafka_producer_warm */
+    int warm_count;
 };
 
 static void delivery_callback(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
@@ -183,6 +185,8 @@ void ckafka_producer_free(ckafka_producer *p)
         atomic_store(&p->stop_polling, true);
         pthread_join(p->poll_thread, NULL);
     }
+    for (int i = 0; i < p->warm_count; i++)
+        rd_kafka_topic_destroy(p->warm[i]);
     int left = rd_kafka_outq_len(p->rk);
     if (left > 0) {
         clog_field f[] = {clog_int("messages", left)};
@@ -192,6 +196,34 @@ void ckafka_producer_free(ckafka_producer *p)
     }
     rd_kafka_destroy(p->rk);
     free(p);
+}
+
+int ckafka_producer_warm(ckafka_producer *p, const char *topic, int timeout_ms, char *err,
+                         size_t err_size)
+{
+    if (p->warm_count == CKAFKA_PRODUCER_MAX_WARM) {
+        snprintf(err, err_size, "more than %d warmed topics", CKAFKA_PRODUCER_MAX_WARM);
+        return -1;
+    }
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->rk, topic, NULL);
+    if (!rkt) {
+        snprintf(err, err_size, "topic handle for %s: %s", topic,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        return -1;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t kerr = rd_kafka_metadata(p->rk, 0, rkt, &md, timeout_ms);
+    if (!kerr && (md->topic_cnt != 1 || md->topics[0].err))
+        kerr = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (kerr) {
+        snprintf(err, err_size, "metadata of %s: %s", topic, rd_kafka_err2str(kerr));
+        rd_kafka_topic_destroy(rkt);
+        return -1;
+    }
+    p->warm[p->warm_count++] = rkt;
+    return 0;
 }
 
 rd_kafka_t *ckafka_producer_handle(ckafka_producer *p)
@@ -226,7 +258,8 @@ static const char *const txn_op_names[] = {"init_transactions", "begin_transacti
 
 typedef struct txn_call {
     txn_op op;
-    rd_kafka_t *consumer;
+    rd_kafka_t *consumer; /* group metadata from the consumer, or: */
+    const char *group_id; /* a group id alone (no generation: never fenced) */
     const rd_kafka_topic_partition_list_t *offsets;
 } txn_call;
 
@@ -238,7 +271,9 @@ static rd_kafka_error_t *txn_invoke(ckafka_producer *p, const txn_call *call, in
     case TXN_BEGIN:
         return rd_kafka_begin_transaction(p->rk);
     case TXN_SEND_OFFSETS: {
-        rd_kafka_consumer_group_metadata_t *meta = rd_kafka_consumer_group_metadata(call->consumer);
+        rd_kafka_consumer_group_metadata_t *meta =
+            call->consumer ? rd_kafka_consumer_group_metadata(call->consumer)
+                           : rd_kafka_consumer_group_metadata_new(call->group_id);
         if (!meta)
             return rd_kafka_error_new(RD_KAFKA_RESP_ERR__INVALID_ARG,
                                       "the consumer has no group metadata");
@@ -338,6 +373,14 @@ ckafka_txn_status ckafka_txn_send_offsets(ckafka_producer *p, ckafka_consumer *c
 {
     txn_call call = {
         .op = TXN_SEND_OFFSETS, .consumer = ckafka_consumer_handle(consumer), .offsets = offsets};
+    return txn_run(p, &call, timeout_ms, err, err_size);
+}
+
+ckafka_txn_status ckafka_txn_send_group_offsets(ckafka_producer *p, const char *group_id,
+                                                const rd_kafka_topic_partition_list_t *offsets,
+                                                int timeout_ms, char *err, size_t err_size)
+{
+    txn_call call = {.op = TXN_SEND_OFFSETS, .group_id = group_id, .offsets = offsets};
     return txn_run(p, &call, timeout_ms, err, err_size);
 }
 

@@ -50,6 +50,18 @@ typedef struct ckafka_producer_opts {
 /* NULL with the reason in err. Free with ckafka_producer_free. */
 ckafka_producer *ckafka_producer_new(const ckafka_producer_opts *opts, char *err, size_t err_size);
 
+#define CKAFKA_PRODUCER_MAX_WARM 8
+
+/*
+ * Fetches the topic's metadata now and keeps its handle for the producer's
+ * life. Without it, the first message to a topic waits for librdkafka's
+ * periodic refresh of unknown topics (about a second): a latency spike on
+ * every start and, for transactional producers, on every producer's first
+ * transaction. -1 with the reason in err (unknown topic, broker down).
+ */
+int ckafka_producer_warm(ckafka_producer *p, const char *topic, int timeout_ms, char *err,
+                         size_t err_size);
+
 /*
  * Queues one message (copied). partition RD_KAFKA_PARTITION_UA lets the
  * partitioner pick by key (same key, same partition). When the local queue
@@ -99,6 +111,13 @@ ckafka_txn_status ckafka_txn_begin(ckafka_producer *p, char *err, size_t err_siz
 ckafka_txn_status ckafka_txn_send_offsets(ckafka_producer *p, ckafka_consumer *consumer,
                                           const rd_kafka_topic_partition_list_t *offsets,
                                           int timeout_ms, char *err, size_t err_size);
+
+/* The same for a group named by its id alone (no member or generation, so
+ * the group coordinator does not fence it): offsets of a group nobody
+ * consumes in, e.g. to wait for the coordinator (see processor/txnring.h). */
+ckafka_txn_status ckafka_txn_send_group_offsets(ckafka_producer *p, const char *group_id,
+                                                const rd_kafka_topic_partition_list_t *offsets,
+                                                int timeout_ms, char *err, size_t err_size);
 
 /* Flushes and commits. On CKAFKA_TXN_ABORTED nothing of the transaction is
  * visible to read_committed consumers. */

@@ -16,6 +16,7 @@
 #include "processor/items_json.h"
 #include "processor/merge.h"
 #include "processor/recovery.h"
+#include "processor/txnring.h"
 
 /* What the batch owes the views once its transaction commits. */
 typedef struct pending_op {
@@ -55,7 +56,7 @@ struct ppipe {
     clog *log;
     svc *svc;
     ckafka_consumer *consumer;
-    ckafka_producer *producer;
+    ptxn_ring *txns;
     pdoc_table *docs;
     precover_ctx recover;
     part_state *parts;
@@ -330,8 +331,7 @@ static void abort_batch(ppipe *p, const char *why)
     log_kv(p, CLOG_WARN, "aborting the batch", "reason", why);
     if (p->txn_open) {
         char err[512];
-        ckafka_txn_status st =
-            ckafka_txn_abort(p->producer, p->cfg.kafka_timeout_ms, err, sizeof err);
+        ckafka_txn_status st = ptxn_abort(p->txns, err, sizeof err);
         if (st == CKAFKA_TXN_FATAL) {
             fail_fatal(p, err);
             return;
@@ -372,18 +372,7 @@ static void commit_batch(ppipe *p)
                 ->offset = p->parts[i].batch_next_offset;
     }
     char err[512] = "";
-    ckafka_txn_status st = CKAFKA_TXN_OK;
-    if (offsets->cnt > 0) {
-        st = ckafka_txn_send_offsets(p->producer, p->consumer, offsets, p->cfg.kafka_timeout_ms,
-                                     err, sizeof err);
-    }
-    /* Commit only with the offsets in: a transaction committed without them
-     * would have its input merged a second time. */
-    if (st == CKAFKA_TXN_OK) {
-        st = ckafka_txn_commit(p->producer, p->cfg.kafka_timeout_ms, err, sizeof err);
-        for (int attempt = 0; st == CKAFKA_TXN_RETRY && attempt < 5; attempt++)
-            st = ckafka_txn_commit(p->producer, p->cfg.kafka_timeout_ms, err, sizeof err);
-    }
+    ckafka_txn_status st = ptxn_commit(p->txns, p->consumer, offsets, err, sizeof err);
     rd_kafka_topic_partition_list_destroy(offsets);
     if (st == CKAFKA_TXN_FATAL) {
         fail_fatal(p, err);
@@ -391,7 +380,8 @@ static void commit_batch(ppipe *p)
         return;
     }
     if (st != CKAFKA_TXN_OK) {
-        /* ABORTED: the library aborted it already; RETRY/ERROR: abort it here. */
+        /* ABORTED: the library aborted it already (and the ring moved on);
+         * RETRY/ERROR: abort it here. */
         if (st == CKAFKA_TXN_ABORTED)
             p->txn_open = false;
         abort_batch(p, err[0] ? err : ckafka_txn_status_name(st));
@@ -418,7 +408,7 @@ static bool begin_batch(ppipe *p)
     if (p->txn_open)
         return true;
     char err[512];
-    ckafka_txn_status st = ckafka_txn_begin(p->producer, err, sizeof err);
+    ckafka_txn_status st = ptxn_begin(p->txns, err, sizeof err);
     if (st != CKAFKA_TXN_OK) {
         fail_fatal(p, err);
         return false;
@@ -433,9 +423,7 @@ static bool begin_batch(ppipe *p)
 static bool produce(ppipe *p, const char *topic, int32_t partition, const void *key, size_t key_len,
                     const void *value, size_t value_len)
 {
-    rd_kafka_resp_err_t kerr =
-        ckafka_producer_send(p->producer, topic, partition, key, key_len, value, value_len, NULL,
-                             p->cfg.kafka_timeout_ms);
+    rd_kafka_resp_err_t kerr = ptxn_send(p->txns, topic, partition, key, key_len, value, value_len);
     if (kerr) {
         abort_batch(p, rd_kafka_err2str(kerr));
         return false;
@@ -752,11 +740,32 @@ static void recover_partitions(ppipe *p)
         }
         if (n == 0)
             break;
+        /* Recovery reads collab.merged back up to its last stable offset:
+         * every transaction this instance ended must be visible there first,
+         * or the documents would miss their newest versions. The open batch
+         * (ops of other partitions) commits first; a failed commit aborts
+         * and adds its partitions to the list. */
+        if (p->txn_open) {
+            commit_batch(p);
+            continue;
+        }
+        char err[512];
+        ckafka_txn_status settled = ptxn_settle(p->txns, p->cfg.ops_topic, err, sizeof err);
+        if (settled == CKAFKA_TXN_FATAL) {
+            fail_fatal(p, err);
+            break;
+        }
+        if (settled != CKAFKA_TXN_OK) {
+            clog_field f[] = {clog_str("error", err)};
+            clog_emit(p->log, CLOG_WARN, "waiting for the last transactions failed; retrying", f,
+                      1);
+            util_sleep_ms(util_backoff_next(&backoff));
+            continue;
+        }
         for (size_t i = 0; i < n; i++)
             pdoc_drop_partition(p->docs, todo[i]);
         int64_t t0 = util_now_ns();
         int64_t records = 0, gaps = 0;
-        char err[512];
         if (precover_partitions(&p->recover, p->docs, todo, n, replayed_record, p, &records, &gaps,
                                 err, sizeof err) == 0) {
             for (size_t i = 0; i < n; i++) {
@@ -845,21 +854,17 @@ ppipe *ppipe_new(const ppipe_config *cfg, docstore *ds, pviews *views,
         ppipe_free(p);
         return NULL;
     }
-    char txn_timeout[32];
-    snprintf(txn_timeout, sizeof txn_timeout, "%d", cfg->txn_timeout_ms);
-    const char *producer_config[] = {"transaction.timeout.ms", txn_timeout, "linger.ms", "1", NULL};
-    ckafka_producer_opts po = {.brokers = cfg->brokers,
-                               .client_id = cfg->instance_id,
-                               .transactional_id = cfg->transactional_id,
-                               .log = log,
-                               .poll_thread = true,
-                               .extra_config = producer_config};
-    p->producer = ckafka_producer_new(&po, err, err_size);
-    if (!p->producer) {
-        ppipe_free(p);
-        return NULL;
-    }
-    if (ckafka_txn_init(p->producer, cfg->kafka_timeout_ms, err, err_size) != CKAFKA_TXN_OK) {
+    const char *out_topics[] = {cfg->merged_topic, cfg->dlq_topic, NULL};
+    ptxn_config tc = {.brokers = cfg->brokers,
+                      .client_id = cfg->instance_id,
+                      .transactional_id = cfg->transactional_id,
+                      .producers = cfg->txn_producers,
+                      .txn_timeout_ms = cfg->txn_timeout_ms,
+                      .kafka_timeout_ms = cfg->kafka_timeout_ms,
+                      .topics = out_topics,
+                      .log = log};
+    p->txns = ptxn_ring_new(&tc, err, err_size);
+    if (!p->txns) {
         ppipe_free(p);
         return NULL;
     }
@@ -896,7 +901,7 @@ void ppipe_free(ppipe *p)
         return;
     batch_reset(p);
     ckafka_consumer_free(p->consumer);
-    ckafka_producer_free(p->producer);
+    ptxn_ring_free(p->txns);
     pdoc_table_free(p->docs);
     free(p->pending);
     free(p->touched);
@@ -1053,7 +1058,7 @@ int ppipe_loop(svc *s, void *userdata)
     if (kerr)
         log_kv(p, CLOG_WARN, "consumer close", "error", rd_kafka_err2str(kerr));
     if (!p->fatal) {
-        rd_kafka_resp_err_t ferr = ckafka_producer_flush(p->producer, p->cfg.kafka_timeout_ms);
+        rd_kafka_resp_err_t ferr = ptxn_flush(p->txns, p->cfg.kafka_timeout_ms);
         if (ferr)
             log_kv(p, CLOG_WARN, "producer flush", "error", rd_kafka_err2str(ferr));
     }

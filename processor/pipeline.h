@@ -16,7 +16,8 @@
  * aborted. An aborted transaction drops the documents the batch changed,
  * rewinds the input and recovers those partitions again. The transactional id
  * is per instance; a fenced producer (a newer instance with the same id) stops
- * the service. Prefix: ppipe_.
+ * the service (with txn_producers > 1, one id per producer: txnring.h).
+ * Prefix: ppipe_.
  */
 #ifndef PROCESSOR_PIPELINE_H
 #define PROCESSOR_PIPELINE_H
@@ -40,6 +41,7 @@ typedef struct ppipe_config {
     const char *snapshotter_group;
     const char *transactional_id;
     const char *instance_id; /* "service" of DLQ records */
+    int txn_producers; /* transactional producers used in turn (processor/txnring.h) */
     int batch_max_ops;
     int64_t batch_max_ms;
     size_t max_docs;
@@ -51,8 +53,8 @@ typedef struct ppipe_config {
 typedef struct ppipe ppipe;
 
 /*
- * Creates the transactional producer (and fences older instances with the
- * same transactional id) and the consumer. ds (read side, used by the merge
+ * Creates the transactional producers (and fences older instances with the
+ * same transactional ids) and the consumer. ds (read side, used by the merge
  * thread only), views, avro, reg and log are borrowed. NULL with the reason
  * in err.
  */
