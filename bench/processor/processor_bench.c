@@ -19,10 +19,16 @@
  *               and the wall time from assignment to the last partition
  *               recovered (its own log lines), records replayed and gaps; then
  *               a sample of documents is checked in Redis (version D's last).
+ *   views       the view writer's two MongoDB writes alone, through docstore
+ *               exactly as processor/views.c makes them, on FerretDB: rows/s of
+ *               crdt_operations inserts (unordered insert_many) at several
+ *               batch sizes, and documents/s of the conditional upserts
+ *               (creating, then advancing BENCH_DOCS documents), no processor.
  *
  * Prints one JSON object per mode on stdout. bench/processor/run.sh runs all
  * three and writes docs/benchmarks.md.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -33,6 +39,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/avro_registry.h"
@@ -117,7 +124,9 @@ static void setup(bench *b, const char *mode)
     b->producer = ckafka_producer_new(&po, err, sizeof err);
     if (!b->producer)
         die("producer", err);
-    cmongo_opts mo = {.uri = b->mongo_uri, .db = b->db, .log = b->log};
+    /* A long socket timeout: counting 200,000 rows on a loaded FerretDB can
+     * take longer than the services' 10 s, and a timed-out count reads as 0. */
+    cmongo_opts mo = {.uri = b->mongo_uri, .db = b->db, .log = b->log, .socket_timeout_ms = 120000};
     b->mongo = cmongo_new(&mo, err, sizeof err);
     credis_opts ro = {.url = b->redis_url, .log = b->log};
     b->redis = b->mongo ? credis_new(&ro, err, sizeof err) : NULL;
@@ -210,8 +219,10 @@ static void stop_processor(bench *b)
     b->processor = 0;
 }
 
+/* ingest_time_us: when the op is due (open loop: the intended send time, so a
+ * producer that falls behind shows in the latency), 0 for now. */
 static void send_op(bench *b, const char *doc, const char *op_id, int64_t client,
-                    const uint8_t *update, size_t len)
+                    const uint8_t *update, size_t len, int64_t ingest_time_us)
 {
     struct cavro_client_op op = {.doc_id = (char *)doc,
                                  .op_id = (char *)op_id,
@@ -221,7 +232,7 @@ static void send_op(bench *b, const char *doc, const char *op_id, int64_t client
                                  .payload = {(uint8_t *)update, len},
                                  .client_time_us = util_wall_ns() / 1000,
                                  .ingest_node = "bench"};
-    op.ingest_time_us = util_wall_ns() / 1000;
+    op.ingest_time_us = ingest_time_us ? ingest_time_us : util_wall_ns() / 1000;
     uint8_t *value;
     size_t value_len;
     char err[256];
@@ -262,7 +273,7 @@ static void typists_free(typist *t, size_t n)
     free(t);
 }
 
-static void type_one(bench *b, typist *t)
+static void type_one_at(bench *b, typist *t, int64_t ingest_time_us)
 {
     uint8_t *u;
     size_t len;
@@ -272,8 +283,13 @@ static void type_one(bench *b, typist *t)
     t->len++;
     char op_id[64];
     snprintf(op_id, sizeof op_id, "%" PRIu64 "-%" PRIu64, crdt_doc_client_id(t->crdt), t->ops++);
-    send_op(b, t->doc, op_id, (int64_t)crdt_doc_client_id(t->crdt), u, len);
+    send_op(b, t->doc, op_id, (int64_t)crdt_doc_client_id(t->crdt), u, len, ingest_time_us);
     free(u);
+}
+
+static void type_one(bench *b, typist *t)
+{
+    type_one_at(b, t, 0);
 }
 
 static ckafka_consumer *merged_reader(bench *b)
@@ -281,7 +297,9 @@ static ckafka_consumer *merged_reader(bench *b)
     char group[200], err[512];
     snprintf(group, sizeof group, "bench-reader-%s", b->run);
     const char *topics[] = {b->merged_topic, NULL};
-    const char *conf[] = {"fetch.wait.max.ms", "1", NULL};
+    /* As the broadcaster reads: a fetch waits at most 10 ms when there is
+     * nothing new, and returns at once when there is. */
+    const char *conf[] = {"fetch.wait.max.ms", "10", NULL};
     ckafka_consumer_opts co = {.brokers = b->brokers,
                                .group_id = group,
                                .log = b->log,
@@ -362,19 +380,29 @@ typedef struct pacer {
     long rate, total;
 } pacer;
 
+/* Sleeps until monotonic time due_ns (util_now_ns's clock). */
+static void sleep_until_ns(int64_t due_ns)
+{
+    struct timespec due = {.tv_sec = (time_t)(due_ns / 1000000000),
+                           .tv_nsec = (long)(due_ns % 1000000000)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR)
+        ;
+}
+
+/* Open loop: op i is due at start + i / rate and carries that time as its
+ * ingest time. Sleeping (not spinning) between ops: a spinning generator
+ * takes a whole core from the broker and the processor it measures. */
 static void *pace(void *arg)
 {
     pacer *p = arg;
     int64_t start = util_now_ns();
+    int64_t wall_start_us = util_wall_ns() / 1000;
     for (long i = 0; i < p->total; i++) {
-        int64_t due = start + (int64_t)((double)i * 1e9 / (double)p->rate);
-        while (util_now_ns() < due) {
-            int64_t left = due - util_now_ns();
-            if (left > 200000)
-                util_sleep_ms(left / 1000000 > 0 ? left / 1000000 : 0);
-            ckafka_producer_poll(p->b->producer, 0);
-        }
-        type_one(p->b, &p->t[(size_t)i % p->docs]);
+        int64_t offset_ns = (int64_t)((double)i * 1e9 / (double)p->rate);
+        if (util_now_ns() < start + offset_ns)
+            sleep_until_ns(start + offset_ns);
+        type_one_at(p->b, &p->t[(size_t)i % p->docs], wall_start_us + offset_ns / 1000);
+        ckafka_producer_poll(p->b->producer, 0);
     }
     ckafka_producer_flush(p->b->producer, 60000);
     return NULL;
@@ -604,13 +632,104 @@ static void run_recovery(bench *b)
     typists_free(t, docs);
 }
 
+/* Seconds to insert n rows of doc_count documents in batches of batch (one
+ * insert_many each, like the view writer's rounds). */
+static double time_rows(bench *b, long n, size_t batch, size_t doc_count, const char *tag)
+{
+    docstore_op *ops = calloc(batch, sizeof *ops);
+    char(*op_ids)[48] = calloc(batch, sizeof *op_ids);
+    char(*doc_ids)[160] = calloc(batch, sizeof *doc_ids);
+    uint8_t payload[32]; /* about one typed character's update */
+    memset(payload, 1, sizeof payload);
+    char err[512];
+    int64_t t0 = util_now_ns();
+    for (long done = 0; done < n; done += (long)batch) {
+        size_t count = n - done < (long)batch ? (size_t)(n - done) : batch;
+        for (size_t i = 0; i < count; i++) {
+            long k = done + (long)i;
+            snprintf(op_ids[i], sizeof op_ids[i], "%s-%ld", tag, k);
+            snprintf(doc_ids[i], sizeof doc_ids[i], "%s-doc-%zu", b->run, (size_t)k % doc_count);
+            ops[i] = (docstore_op){.doc_id = doc_ids[i],
+                                   .op_id = op_ids[i],
+                                   .version = k / (long)doc_count + 1,
+                                   .kind = "YJS_UPDATE",
+                                   .user_id = "bench",
+                                   .processed_time_us = util_wall_ns() / 1000,
+                                   .bytes = payload,
+                                   .len = sizeof payload};
+        }
+        /* Distinct versions per batch for the unique (doc_id, version) index. */
+        if (docstore_insert_ops(b->ds, ops, count, err, sizeof err) != DOCSTORE_OK)
+            die("insert crdt_operations", err);
+    }
+    double secs = (double)(util_now_ns() - t0) / 1e9;
+    free(ops);
+    free(op_ids);
+    free(doc_ids);
+    return secs;
+}
+
+/* Seconds for the conditional upserts of doc_count documents at version. */
+static double time_documents(bench *b, size_t doc_count, int64_t version)
+{
+    docstore_doc_version *docs = calloc(doc_count, sizeof *docs);
+    char(*ids)[160] = calloc(doc_count, sizeof *ids);
+    uint8_t sv[12];
+    memset(sv, 2, sizeof sv);
+    for (size_t i = 0; i < doc_count; i++) {
+        snprintf(ids[i], sizeof ids[i], "%s-upsert-%zu", b->run, i);
+        docs[i] = (docstore_doc_version){
+            .doc_id = ids[i], .version = version, .sv = sv, .sv_len = sizeof sv};
+    }
+    char err[512];
+    int64_t t0 = util_now_ns();
+    /* Chunks of 500, as the view writer hands them to docstore. */
+    for (size_t i = 0; i < doc_count; i += 500) {
+        size_t n = doc_count - i < 500 ? doc_count - i : 500;
+        if (docstore_put_documents(b->ds, docs + i, n, err, sizeof err) != DOCSTORE_OK)
+            die("put documents", err);
+    }
+    double secs = (double)(util_now_ns() - t0) / 1e9;
+    free(docs);
+    free(ids);
+    return secs;
+}
+
+static void run_views(bench *b)
+{
+    long n = env_long("BENCH_VIEW_ROWS", 50000);
+    size_t docs = (size_t)env_long("BENCH_DOCS", 1000);
+    const size_t batches[] = {100, 500, 2000};
+    double rows_per_second[3];
+    for (size_t i = 0; i < 3; i++) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "b%zu", batches[i]);
+        /* Each batch size on its own documents: versions stay unique. */
+        char run[80];
+        snprintf(run, sizeof run, "%s", b->run);
+        snprintf(b->run, sizeof b->run, "%s-%s", run, tag);
+        rows_per_second[i] = (double)n / time_rows(b, n, batches[i], docs, tag);
+        snprintf(b->run, sizeof b->run, "%s", run);
+    }
+    double create_s = time_documents(b, docs, 1);
+    double advance_s = time_documents(b, docs, 2);
+    printf("{\"mode\":\"views\",\"rows\":%ld,\"documents\":%zu,"
+           "\"rows_per_second_batch_100\":%.0f,\"rows_per_second_batch_500\":%.0f,"
+           "\"rows_per_second_batch_2000\":%.0f,\"documents_created_per_second\":%.0f,"
+           "\"documents_advanced_per_second\":%.0f}\n",
+           n, docs, rows_per_second[0], rows_per_second[1], rows_per_second[2],
+           (double)docs / create_s, (double)docs / advance_s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || (strcmp(argv[1], "throughput") && strcmp(argv[1], "latency") &&
-                      strcmp(argv[1], "recovery"))) {
-        fprintf(stderr, "usage: processor_bench throughput|latency|recovery\n"
-                        "environment: BENCH_BIN_DIR (processor binary), BENCH_OPS, BENCH_DOCS,\n"
-                        "BENCH_RATE, BENCH_SECONDS, BENCH_RECORDS, BENCH_PARTITIONS, COLLAB_*\n");
+                      strcmp(argv[1], "recovery") && strcmp(argv[1], "views"))) {
+        fprintf(stderr,
+                "usage: processor_bench throughput|latency|recovery|views\n"
+                "environment: BENCH_BIN_DIR (processor binary), BENCH_OPS, BENCH_DOCS,\n"
+                "BENCH_RATE, BENCH_SECONDS, BENCH_RECORDS, BENCH_PARTITIONS, BENCH_VIEW_ROWS,\n"
+                "COLLAB_*\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -621,6 +740,8 @@ int main(int argc, char **argv)
         run_throughput(&b);
     else if (strcmp(argv[1], "latency") == 0)
         run_latency(&b);
+    else if (strcmp(argv[1], "views") == 0)
+        run_views(&b);
     else
         run_recovery(&b);
     teardown(&b);
