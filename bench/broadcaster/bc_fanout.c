@@ -6,15 +6,23 @@
  * OPS merged operations per document to Kafka as fast as it can, and reads
  * every connection with one epoll loop that checks each message is the next
  * version. It measures messages delivered per second from the first
- * MERGED received to the last, and prints a markdown section for
+ * MERGED received to the last, and each delivery's latency (the producer's
+ * hand-over to Kafka -> read by the subscriber, one clock: the same measure
+ * peer-fanout takes of the peers), and prints a markdown row for
  * docs/benchmarks.md on stdout (details on stderr).
  *
- *   bc-fanout SUBSCRIBERS DOCS OPS PAYLOAD_BYTES
+ *   bc-fanout SUBSCRIBERS DOCS OPS PAYLOAD_BYTES [WINDOW]
+ *
+ * WINDOW > 0 holds the producer back until the subscribers as a whole hold
+ * version v - 1 - WINDOW of every document before it produces version v (the
+ * flow control peer-fanout needs for the peers, applied alike to ours in
+ * bench/e2e); 0 or absent: one burst, as fast as Kafka takes it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/broadcaster/fanout_args.h"
+#include "bench/broadcaster/fanout_stats.h"
+#include "bench/broadcaster/fanout_wire.h"
 #include "common/util.h"
 #include "crdt/lib0.h"
 #include "tests/integration/broadcaster/bt.h"
@@ -30,105 +41,80 @@
 typedef struct reader {
     wsc *c;
     int doc;
-    uint64_t next;    /* the version expected next; 0 until the STATE */
-    uint8_t *partial; /* bytes of an incomplete frame */
-    size_t partial_len;
+    uint64_t next; /* the version expected next; 0 until the STATE */
+    fanout_partial partial;
     bool done;
     bool closed;
 } reader;
 
 typedef struct bench {
     bt_env env;
-    int subscribers, docs, ops;
+    int subscribers, docs, ops, window;
     size_t payload;
     char (*doc_ids)[160];
     reader *readers;
+    _Atomic int64_t *sent_ns; /* [docs * (ops + 1)]: when doc d's version v was produced */
+    fanout_latency latency;
     uint64_t delivered, bad, resyncs;
+    atomic_uint_fast64_t delivered_shared; /* delivered, for the producer's window */
+    atomic_int stop;                       /* main -> producer: the run is over */
     int64_t first_ns, last_ns;
     int finished;
 } bench;
 
-/* Consumes the whole frames in p[0..n); returns the bytes used. */
-static size_t frames(bench *b, reader *r, const uint8_t *p, size_t n)
+/* Which reader a frame came to, for on_frame. */
+typedef struct frame_ctx {
+    bench *b;
+    reader *r;
+} frame_ctx;
+
+static void on_frame(void *ctx, uint8_t opcode, bool fin, const uint8_t *payload, size_t len)
 {
-    size_t used = 0;
-    while (n - used >= 2) {
-        const uint8_t *f = p + used;
-        uint64_t len = f[1] & 0x7f;
-        size_t head = 2;
-        if (len == 126) {
-            if (n - used < 4)
-                break;
-            len = ((uint64_t)f[2] << 8) | f[3];
-            head = 4;
-        } else if (len == 127) {
-            if (n - used < 10)
-                break;
-            len = 0;
-            for (int i = 0; i < 8; i++)
-                len = (len << 8) | f[2 + i];
-            head = 10;
-        }
-        if (n - used - head < len)
-            break;
-        if ((f[0] & 0x0f) == 0x9) {
-            /* lws pings idle readers and hangs up on those that stay silent:
-             * answer with a (masked, empty) pong. */
-            static const uint8_t pong[6] = {0x8a, 0x80, 0, 0, 0, 0};
-            if (write(r->c->fd, pong, sizeof pong) != (ssize_t)sizeof pong)
-                b->bad++;
-        }
-        crdt_rd rd;
-        crdt_rd_init(&rd, f + head, (size_t)len);
-        uint64_t type = crdt_rd_varuint(&rd);
-        if ((f[0] & 0x0f) == 0x2 && (type == 48 || type == 49)) {
-            uint64_t version = crdt_rd_varuint(&rd);
-            if (type == 48) {
-                r->next = version + 1;
-            } else if (version == r->next) {
-                r->next++;
-                b->delivered++;
-                int64_t now = util_now_ns();
-                if (!b->first_ns)
-                    b->first_ns = now;
-                b->last_ns = now;
-            } else {
-                b->bad++;
-            }
-            if (!r->done && r->next == (uint64_t)b->ops + 1) {
-                r->done = true;
-                b->finished++;
-            }
-        } else if (type == 51) {
-            b->resyncs++;
-        }
-        used += head + (size_t)len;
+    bench *b = ((frame_ctx *)ctx)->b;
+    reader *r = ((frame_ctx *)ctx)->r;
+    if (opcode == 0x9) {
+        /* lws pings idle readers and hangs up on those that stay silent. */
+        if (fanout_pong(r->c->fd, payload, len) != 0)
+            b->bad++;
+        return;
     }
-    return used;
+    if (opcode != 0x2 || !fin)
+        return; /* the broadcaster sends every message in one binary frame */
+    crdt_rd rd;
+    crdt_rd_init(&rd, payload, len);
+    uint64_t type = crdt_rd_varuint(&rd);
+    if (type == 48 || type == 49) {
+        uint64_t version = crdt_rd_varuint(&rd);
+        if (type == 48) {
+            r->next = version + 1;
+        } else if (version == r->next && version <= (uint64_t)b->ops) {
+            r->next++;
+            b->delivered++;
+            atomic_store_explicit(&b->delivered_shared, b->delivered, memory_order_relaxed);
+            int64_t now = util_now_ns();
+            size_t at = (size_t)r->doc * ((size_t)b->ops + 1) + (size_t)version;
+            fanout_latency_add(&b->latency,
+                               now - atomic_load_explicit(&b->sent_ns[at], memory_order_relaxed));
+            if (!b->first_ns)
+                b->first_ns = now;
+            b->last_ns = now;
+        } else {
+            b->bad++;
+        }
+        if (!r->done && r->next == (uint64_t)b->ops + 1) {
+            r->done = true;
+            b->finished++;
+        }
+    } else if (type == 51) {
+        b->resyncs++;
+    }
 }
 
 static void feed(bench *b, reader *r, const uint8_t *p, size_t n)
 {
-    if (r->partial_len) {
-        uint8_t *joined = realloc(r->partial, r->partial_len + n);
-        if (!joined)
-            abort();
-        memcpy(joined + r->partial_len, p, n);
-        r->partial = joined;
-        size_t total = r->partial_len + n;
-        size_t used = frames(b, r, joined, total);
-        memmove(r->partial, r->partial + used, total - used);
-        r->partial_len = total - used;
-        return;
-    }
-    size_t used = frames(b, r, p, n);
-    if (used < n) {
-        r->partial = realloc(r->partial, n - used);
-        if (!r->partial)
-            abort();
-        memcpy(r->partial, p + used, n - used);
-        r->partial_len = n - used;
-    }
+    frame_ctx ctx = {b, r};
+    if (fanout_feed(&r->partial, p, n, on_frame, &ctx) != 0)
+        abort(); /* out of memory: no figure to report */
 }
 
 /* Reads whatever the ready connections have (waiting up to timeout_ms);
@@ -171,10 +157,18 @@ static void *produce(void *arg)
     bench *b = arg;
     uint8_t *payload = malloc(b->payload);
     memset(payload, 'u', b->payload);
-    for (int v = 1; v <= b->ops; v++) {
+    for (int v = 1; v <= b->ops && !atomic_load(&b->stop); v++) {
+        uint64_t needed = b->window > 0 && v - 1 > b->window
+                              ? (uint64_t)(v - 1 - b->window) * (uint64_t)b->subscribers
+                              : 0;
+        while (atomic_load_explicit(&b->delivered_shared, memory_order_relaxed) < needed &&
+               !atomic_load(&b->stop))
+            util_sleep_ms(1);
         for (int d = 0; d < b->docs; d++) {
             char op[48];
             snprintf(op, sizeof op, "op-%d-%d", d, v);
+            size_t at = (size_t)d * ((size_t)b->ops + 1) + (size_t)v;
+            atomic_store_explicit(&b->sent_ns[at], util_now_ns(), memory_order_relaxed);
             while (bt_send_merged_nowait(&b->env, b->doc_ids[d], v, op, payload, b->payload) != 0)
                 util_sleep_ms(1);
         }
@@ -184,37 +178,24 @@ static void *produce(void *arg)
     return NULL;
 }
 
-static double cpu_seconds(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    unsigned long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: bc-fanout SUBSCRIBERS DOCS OPS PAYLOAD_BYTES\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: bc-fanout SUBSCRIBERS DOCS OPS PAYLOAD_BYTES [WINDOW]\n");
         return 2;
     }
-    bench b = {.subscribers = atoi(argv[1]),
-               .docs = atoi(argv[2]),
-               .ops = atoi(argv[3]),
-               .payload = (size_t)atoi(argv[4])};
-    if (b.subscribers < 1 || b.docs < 1 || b.ops < 1 || b.docs > b.subscribers) {
-        fprintf(stderr, "bc-fanout: bad arguments\n");
+    bench b = {0};
+    int payload = 0;
+    if (fanout_parse_int(argv[1], 1, 1000000, &b.subscribers) != 0 ||
+        fanout_parse_int(argv[2], 1, b.subscribers, &b.docs) != 0 ||
+        fanout_parse_int(argv[3], 1, 100000000, &b.ops) != 0 ||
+        fanout_parse_int(argv[4], 1, 1 << 20, &payload) != 0 ||
+        (argc == 6 && fanout_parse_int(argv[5], 0, b.ops, &b.window) != 0)) {
+        fprintf(stderr,
+                "bc-fanout: bad arguments (DOCS at most SUBSCRIBERS, WINDOW at most OPS)\n");
         return 2;
     }
+    b.payload = (size_t)payload;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rl.rlim_cur = rl.rlim_max;
@@ -226,6 +207,17 @@ int main(int argc, char **argv)
     char *token = NULL;
     b.doc_ids = calloc((size_t)b.docs, sizeof *b.doc_ids);
     b.readers = calloc((size_t)b.subscribers, sizeof *b.readers);
+    b.sent_ns = calloc((size_t)b.docs * ((size_t)b.ops + 1), sizeof *b.sent_ns);
+    if (!b.doc_ids || !b.readers || !b.sent_ns ||
+        fanout_latency_init(&b.latency, (size_t)b.subscribers * (size_t)b.ops) != 0) {
+        fprintf(stderr, "bc-fanout: out of memory\n");
+        free(b.doc_ids);
+        free(b.readers);
+        free((void *)b.sent_ns);
+        fanout_latency_free(&b.latency);
+        bt_env_free(&b.env);
+        return 1;
+    }
     if (bt_user(&b.env, "bench", &user, &token) != 0)
         return 1;
     for (int d = 0; d < b.docs; d++) {
@@ -305,10 +297,13 @@ int main(int argc, char **argv)
     /* BENCH_IDLE_MS: stay idle (answering pings) before producing, to check
      * that idle readers survive the broadcaster's keepalive. */
     const char *idle = getenv("BENCH_IDLE_MS");
-    int64_t idle_until = util_now_ms() + (idle ? atoll(idle) : 0);
+    int idle_ms = 0;
+    if (idle && fanout_parse_int(idle, 0, 3600000, &idle_ms) != 0)
+        fprintf(stderr, "bc-fanout: BENCH_IDLE_MS=%s is not a number of ms: not idling\n", idle);
+    int64_t idle_until = util_now_ms() + idle_ms;
     while (util_now_ms() < idle_until)
         drain(&b, ep, 100);
-    double cpu0 = cpu_seconds(b.env.pid);
+    double cpu0 = fanout_cpu_seconds(b.env.pid);
     pthread_t producer;
     pthread_create(&producer, NULL, produce, &b);
     uint64_t expected = (uint64_t)b.subscribers * (uint64_t)b.ops;
@@ -322,7 +317,8 @@ int main(int argc, char **argv)
         }
         drain(&b, ep, 100);
     }
-    double cpu1 = cpu_seconds(b.env.pid);
+    double cpu1 = fanout_cpu_seconds(b.env.pid);
+    atomic_store(&b.stop, 1);
     pthread_join(producer, NULL);
     double secs = (double)(b.last_ns - b.first_ns) / 1e9;
     double rate = secs > 0 ? (double)b.delivered / secs : 0;
@@ -346,17 +342,20 @@ int main(int argc, char **argv)
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%d", gmtime(&now));
     printf("| %s | %d | %d | %d | %zu | %llu / %llu | %.2f | **%.0f** | %.1f | %llu | %llu | %.2f |"
-           " %.1f |\n",
+           " %.1f | %.1f | %.1f |\n",
            when, b.subscribers, b.docs, b.ops, b.payload, (unsigned long long)b.delivered,
            (unsigned long long)expected, secs, rate, rate * (double)(b.payload + 20) / 1e6,
            (unsigned long long)b.bad, (unsigned long long)b.resyncs, cpu1 - cpu0,
-           e2e_count > 0 ? 1000.0 * e2e_sum / e2e_count : -1.0);
+           e2e_count > 0 ? 1000.0 * e2e_sum / e2e_count : -1.0, fanout_latency_ms(&b.latency, 50),
+           fanout_latency_ms(&b.latency, 99));
     for (int i = 0; i < b.subscribers; i++) {
         wsc_close(b.readers[i].c);
-        free(b.readers[i].partial);
+        fanout_partial_free(&b.readers[i].partial);
     }
     close(ep);
     free(b.readers);
+    free((void *)b.sent_ns);
+    fanout_latency_free(&b.latency);
     free(b.doc_ids);
     free(token);
     int code = bt_stop(&b.env, 30000);

@@ -32,6 +32,8 @@ mkdir -p "$build/Testing"
 ulimit -n "$(ulimit -Hn)"
 eval "$("$root/deploy/local/env.sh" --print)"
 
+# The machine is shared: what else ran is part of the figures.
+load=$(uptime | sed 's/^.*load average/load average/')
 rows=""
 for run in $(seq 1 "$runs"); do
     say "run $run/$runs: $subs subscribers, $docs documents, $ops ops each, $payload-byte updates"
@@ -49,17 +51,20 @@ section=$(cat <<MD
 ## broadcaster fan-out
 
 Measured by \`bench/broadcaster/run.sh\` on $cpu, $cores cores, broadcaster built in
-Release, everything (Kafka, the broadcaster, the reading clients) on this machine.
+Release, everything (Kafka, the broadcaster, the reading clients) on this machine;
+load before the runs (\`uptime\`): $load.
 One broadcaster process; the benchmark opens the read connections (one epoll loop
 in one thread reads them all and checks that every connection gets every version,
 in order), then produces the merged ops to Kafka as fast as it can. "msg/s" is
 MERGED messages delivered to all connections, from the first received to the last.
 "CPU s" is the broadcaster's user + system time over the run; "e2e ms" the mean of
-its \`broadcaster_e2e_latency_seconds\` (op timestamp -> written to the socket; the
-ops are produced in one burst, so this mostly measures the queue of the burst).
+its \`broadcaster_e2e_latency_seconds\` (op timestamp -> written to the socket);
+"p50/p99 ms" the delivery latency of every message, from the benchmark handing
+the op to its Kafka producer to the subscriber reading it (one clock). The ops
+are produced in one burst, so both mostly measure the queue of the burst.
 
-| date | subscribers | documents | ops/doc | update bytes | delivered | seconds | msg/s | MB/s | out of order | resyncs | CPU s | e2e ms |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| date | subscribers | documents | ops/doc | update bytes | delivered | seconds | msg/s | MB/s | out of order | resyncs | CPU s | e2e ms | p50 ms | p99 ms |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 ${rows%$'\n'}
 
 Target of issue 6, at least 500,000 messages/s delivered by one broadcaster with

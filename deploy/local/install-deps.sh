@@ -24,6 +24,8 @@ DEPS_DEBIAN_PACKAGES=(
     iproute2
     # headless browser for the client's browser test (real WebSocket and IndexedDB).
     chromium
+    # the dashboards test reads the Grafana provisioning and alert rules (YAML).
+    python3-yaml
 )
 
 deps_missing_debian_packages() {

@@ -5,7 +5,9 @@
 # Configuration and TSDB live under $COLLAB_STACK_DIR/prometheus; it listens on
 # 127.0.0.1:$COLLAB_PROMETHEUS_PORT. start is a no-op when it already runs and waits
 # for /-/ready. The lifecycle API is on, so `curl -X POST .../-/reload` re-reads the
-# configuration.
+# configuration. The alerting rules of deploy/prometheus/rules/*.yml are copied beside
+# the configuration and loaded (rule_files); an edited rule file is picked up by the
+# next start like an edited template.
 set -euo pipefail
 
 STACK_NAME=prometheus
@@ -13,6 +15,7 @@ STACK_NAME=prometheus
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PROMETHEUS_TEMPLATE="$STACK_SCRIPT_DIR/prometheus.yml"
+PROMETHEUS_RULES_SOURCE="$STACK_SCRIPT_DIR/../prometheus/rules"
 PROMETHEUS_DIR="$COLLAB_STACK_DIR/prometheus"
 PROMETHEUS_CONFIG="$PROMETHEUS_DIR/prometheus.yml"
 PROMETHEUS_PID_FILE="$PROMETHEUS_DIR/prometheus.pid"
@@ -28,18 +31,48 @@ prometheus_install() {
     stack_say "prometheus $(prometheus --version 2>&1 | sed -n 's/^prometheus, version \([^ ]*\).*/\1/p') is installed"
 }
 
-# Renders the template into PROMETHEUS_CONFIG; prints "changed" when the content
-# differs from what was there.
+# Copies the rule files into $PROMETHEUS_DIR/rules (checked first, so a broken rule
+# never replaces working ones); prints "changed" when they differ from what was there.
+prometheus_write_rules() {
+    local staged="$PROMETHEUS_DIR/rules.tmp"
+    rm -rf "$staged"
+    mkdir -p "$staged" "$PROMETHEUS_DIR/rules"
+    local file
+    for file in "$PROMETHEUS_RULES_SOURCE"/*.yml; do
+        [[ -f "$file" ]] && cp "$file" "$staged/"
+    done
+    if command -v promtool >/dev/null 2>&1 && compgen -G "$staged/*.yml" >/dev/null &&
+        ! promtool check rules "$staged"/*.yml >/dev/null 2>"$PROMETHEUS_DIR/promtool.err"; then
+        stack_die "invalid alerting rules in $PROMETHEUS_RULES_SOURCE: $(cat "$PROMETHEUS_DIR/promtool.err")"
+    fi
+    if ! diff -r "$staged" "$PROMETHEUS_DIR/rules" >/dev/null 2>&1; then
+        echo changed
+    fi
+    rm -rf "$PROMETHEUS_DIR/rules"
+    mv "$staged" "$PROMETHEUS_DIR/rules"
+}
+
+# Renders the template into PROMETHEUS_CONFIG, with the rule files; prints "changed"
+# when the content (or a rule file) differs from what was there.
 prometheus_write_config() {
     mkdir -p "$PROMETHEUS_DIR/data" "$(dirname "$PROMETHEUS_LOG")"
-    sed -e "s/@COLLAB_PROMETHEUS_PORT@/$COLLAB_PROMETHEUS_PORT/g" \
-        -e "s/@COLLAB_FERRETDB_DEBUG_PORT@/$COLLAB_FERRETDB_DEBUG_PORT/g" "$PROMETHEUS_TEMPLATE" \
-        >"$PROMETHEUS_CONFIG.tmp"
+    local rules_outcome
+    rules_outcome="$(prometheus_write_rules)" || exit 1
+    {
+        sed -e "s/@COLLAB_PROMETHEUS_PORT@/$COLLAB_PROMETHEUS_PORT/g" \
+            -e "s/@COLLAB_FERRETDB_DEBUG_PORT@/$COLLAB_FERRETDB_DEBUG_PORT/g" "$PROMETHEUS_TEMPLATE"
+        # Relative to the configuration file, which lives beside rules/ (unless the
+        # template lists rule files itself: a second key would be invalid).
+        if ! grep -q '^rule_files:' "$PROMETHEUS_TEMPLATE"; then
+            printf '\n# Added by deploy/local/prometheus.sh: deploy/prometheus/rules/*.yml, copied here.\n'
+            printf 'rule_files:\n  - rules/*.yml\n'
+        fi
+    } >"$PROMETHEUS_CONFIG.tmp"
     if command -v promtool >/dev/null 2>&1 &&
         ! promtool check config "$PROMETHEUS_CONFIG.tmp" >/dev/null 2>"$PROMETHEUS_DIR/promtool.err"; then
         stack_die "the generated $PROMETHEUS_CONFIG is invalid: $(cat "$PROMETHEUS_DIR/promtool.err")"
     fi
-    if ! cmp -s "$PROMETHEUS_CONFIG.tmp" "$PROMETHEUS_CONFIG"; then
+    if [[ "$rules_outcome" == changed ]] || ! cmp -s "$PROMETHEUS_CONFIG.tmp" "$PROMETHEUS_CONFIG"; then
         echo changed
     fi
     mv -f "$PROMETHEUS_CONFIG.tmp" "$PROMETHEUS_CONFIG"
