@@ -607,10 +607,14 @@ crdt_block *crdt_update_block(crdt_update *u, uint64_t client)
     return NULL;
 }
 
+/* By client, then by arrival: qsort is not stable, and which of two blocks for one client
+ * survives must not depend on the C library. */
 static int cmp_block(const void *a, const void *b)
 {
     const crdt_block *x = a, *y = b;
-    return x->client < y->client ? -1 : x->client > y->client;
+    if (x->client != y->client)
+        return x->client < y->client ? -1 : 1;
+    return x->arrival < y->arrival ? -1 : x->arrival > y->arrival;
 }
 
 static void dec_init(dec *d, int v2, const uint8_t *data, size_t len, crdt_update *u,
@@ -762,6 +766,7 @@ crdt_status crdt_update_decode_reusing(crdt_update *u, const uint8_t *data, size
         crdt_block *b = &u->blocks[u->nblocks++];
         memset(b, 0, sizeof(*b));
         b->client = client;
+        b->arrival = u->nblocks - 1;
         size_t cap;
         if (nstructs <= 8 && u->nblocks == 1) {
             cap = 8;
@@ -814,14 +819,15 @@ crdt_status crdt_update_decode_reusing(crdt_update *u, const uint8_t *data, size
     if (u->nblocks <= 1)
         return CRDT_OK;
     qsort(u->blocks, u->nblocks, sizeof(crdt_block), cmp_block);
+    /* Each block is either released where it lies or moved down once, so no block is
+     * released after being copied over. */
     size_t w = 0;
     for (size_t i = 0; i < u->nblocks; i++) {
-        if (w > 0 && u->blocks[w - 1].client == u->blocks[i].client) {
-            release_block(u, &u->blocks[w - 1]);
-            u->blocks[w - 1] = u->blocks[i];
-        } else {
-            u->blocks[w++] = u->blocks[i];
+        if (i + 1 < u->nblocks && u->blocks[i + 1].client == u->blocks[i].client) {
+            release_block(u, &u->blocks[i]);
+            continue;
         }
+        u->blocks[w++] = u->blocks[i];
     }
     u->nblocks = w;
     return CRDT_OK;

@@ -371,8 +371,9 @@ typedef struct crdt_block {
     uint64_t client;
     crdt_item **structs; /* decoded structs in clock order (NULL once taken) */
     size_t n;
-    size_t next; /* integration cursor */
-    int removed; /* its remaining structs went to the pending set */
+    size_t next;    /* integration cursor */
+    int removed;    /* its remaining structs went to the pending set */
+    size_t arrival; /* its position in the update: for the same client, the later one wins */
 } crdt_block;
 
 typedef struct crdt_update {

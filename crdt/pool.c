@@ -8,6 +8,7 @@
  */
 #include "crdt/internal.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@ crdt_item *crdt_pool_get(crdt_pool *pool)
 {
     if (!pool->free_list) {
         size_t n = pool->next_chunk;
+        assert(n > 0); /* set by crdt_pool_init, only ever doubled: the refill is never empty */
         crdt_pool_chunk *c = malloc(sizeof(*c) + n * sizeof(crdt_item));
         if (!c)
             return NULL;

@@ -604,14 +604,25 @@ static void xml_children(reader *r, const crdt_type *t)
     }
 }
 
+/* One attribute of an element: its key for sorting, and where its value lives. */
+typedef struct xml_attr {
+    attr a; /* only key and key_len are used */
+    const crdt_item *item;
+    uint64_t index;
+} xml_attr;
+
+static int cmp_xml_attr_key(const void *a, const void *b)
+{
+    const xml_attr *x = a, *y = b;
+    return cmp_attr_key(&x->a, &y->a);
+}
+
 static void xml_element(reader *r, const crdt_type *t)
 {
     size_t n = t->map.n;
-    attr *list = malloc((n ? n : 1) * sizeof(attr));
-    const crdt_item **items = malloc((n ? n : 1) * sizeof(crdt_item *));
-    uint64_t *idx = malloc((n ? n : 1) * sizeof(uint64_t));
+    xml_attr *list = malloc((n ? n : 1) * sizeof(xml_attr));
     char *name = NULL;
-    if (!list || !items || !idx) {
+    if (!list) {
         r->err = CRDT_ERR_NOMEM;
         goto done;
     }
@@ -621,14 +632,14 @@ static void xml_element(reader *r, const crdt_type *t)
         const crdt_item *it = map_value(r, t->map.entries[i].val, &index);
         if (!it)
             continue;
-        list[m].key = t->map.entries[i].key;
-        list[m].key_len = crdt_intern_len(list[m].key);
-        list[m].val = (const crdt_value *)(uintptr_t)m; /* index into items/idx */
-        items[m] = it;
-        idx[m] = index;
+        list[m].a.key = t->map.entries[i].key;
+        list[m].a.key_len = crdt_intern_len(list[m].a.key);
+        list[m].a.val = NULL;
+        list[m].item = it;
+        list[m].index = index;
         m++;
     }
-    qsort(list, m, sizeof(attr), cmp_attr_key);
+    qsort(list, m, sizeof(xml_attr), cmp_xml_attr_key);
     /* nodeName.toLocaleLowerCase(), for the ASCII letters. */
     size_t name_len = t->name ? t->name_len : 0;
     name = malloc(name_len + 1);
@@ -643,19 +654,19 @@ static void xml_element(reader *r, const crdt_type *t)
     crdt_buf_u8(&r->out, '<');
     crdt_buf_put(&r->out, name, name_len);
     for (size_t i = 0; i < m; i++) {
-        size_t k = (size_t)(uintptr_t)list[i].val;
+        const crdt_item *it = list[i].item;
+        uint64_t index = list[i].index;
         crdt_buf_u8(&r->out, ' ');
-        crdt_buf_put(&r->out, list[i].key, list[i].key_len);
+        crdt_buf_put(&r->out, list[i].a.key, list[i].a.key_len);
         crdt_buf_str(&r->out, "=\"");
-        const crdt_item *it = items[k];
         if (it->kind == CRDT_REF_ANY || it->kind == CRDT_REF_JSON)
-            crdt_value_write_js_string(&r->out, &it->c.vals[idx[k]]);
+            crdt_value_write_js_string(&r->out, &it->c.vals[index]);
         else if (it->kind == CRDT_REF_EMBED)
             crdt_value_write_js_string(&r->out, it->c.embed);
         else if (it->kind == CRDT_REF_TYPE)
             xml_string(r, it->c.type);
         else if (it->kind == CRDT_REF_STRING)
-            put_units(&r->out, it, idx[k], idx[k] + 1);
+            put_units(&r->out, it, index, index + 1);
         crdt_buf_u8(&r->out, '"');
     }
     crdt_buf_u8(&r->out, '>');
@@ -666,8 +677,6 @@ static void xml_element(reader *r, const crdt_type *t)
 done:
     free(name);
     free(list);
-    free(items);
-    free(idx);
 }
 
 static void xml_string(reader *r, const crdt_type *t)

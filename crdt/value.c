@@ -8,6 +8,7 @@
  */
 #include "crdt/value.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,12 +166,19 @@ int crdt_value_equal(const crdt_value *a, const crdt_value *b)
     return 0;
 }
 
+/* An object being parsed: its members stay in locals until it is complete, so that no
+ * call in between can see (or be assumed to change) the half-built value. */
+typedef struct obj_builder {
+    crdt_value_kv *kv;
+    size_t n, cap;
+} obj_builder;
+
 /* Sets key in an object being built, replacing an earlier value like JS assignment (the key
  * keeps its first position). Takes ownership of key and val on success. */
-static crdt_status obj_set(crdt_value *obj, size_t *cap, char *key, size_t key_len, crdt_value *val)
+static crdt_status obj_set(obj_builder *ob, char *key, size_t key_len, crdt_value *val)
 {
-    for (size_t i = 0; i < obj->u.obj.n; i++) {
-        crdt_value_kv *kv = &obj->u.obj.kv[i];
+    for (size_t i = 0; i < ob->n; i++) {
+        crdt_value_kv *kv = &ob->kv[i];
         if (kv->key_len == key_len && memcmp(kv->key, key, key_len) == 0) {
             crdt_value_clear(&kv->val);
             kv->val = *val;
@@ -178,15 +186,15 @@ static crdt_status obj_set(crdt_value *obj, size_t *cap, char *key, size_t key_l
             return CRDT_OK;
         }
     }
-    if (obj->u.obj.n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 4;
-        crdt_value_kv *kv = realloc(obj->u.obj.kv, ncap * sizeof(*kv));
+    if (ob->n == ob->cap) {
+        size_t ncap = ob->cap ? ob->cap * 2 : 4;
+        crdt_value_kv *kv = realloc(ob->kv, ncap * sizeof(*kv));
         if (!kv)
             return CRDT_ERR_NOMEM;
-        obj->u.obj.kv = kv;
-        *cap = ncap;
+        ob->kv = kv;
+        ob->cap = ncap;
     }
-    crdt_value_kv *kv = &obj->u.obj.kv[obj->u.obj.n++];
+    crdt_value_kv *kv = &ob->kv[ob->n++];
     kv->key = key;
     kv->key_len = key_len;
     kv->val = *val;
@@ -284,28 +292,30 @@ crdt_status crdt_value_read_any(crdt_rd *r, crdt_value *out, uint32_t depth)
         if (count > crdt_rd_left(r) / 2) /* a key and a value take at least two bytes */
             return CRDT_ERR_TRUNCATED;
         out->kind = CRDT_V_OBJECT;
-        size_t cap = 0;
-        for (uint64_t i = 0; i < count; i++) {
+        obj_builder ob = {NULL, 0, 0};
+        crdt_status st = CRDT_OK;
+        for (uint64_t i = 0; i < count && st == CRDT_OK; i++) {
             s = crdt_rd_varstring(r, &n);
             if (!s) {
-                crdt_value_clear(out);
-                return r->err;
+                st = r->err;
+                break;
             }
             char *key = dup_bytes(s, n);
             crdt_value val;
-            crdt_status st = key ? crdt_value_read_any(r, &val, depth - 1) : CRDT_ERR_NOMEM;
+            st = key ? crdt_value_read_any(r, &val, depth - 1) : CRDT_ERR_NOMEM;
             if (st == CRDT_OK) {
-                st = obj_set(out, &cap, key, n, &val);
+                st = obj_set(&ob, key, n, &val);
                 if (st != CRDT_OK)
                     crdt_value_clear(&val);
             }
-            if (st != CRDT_OK) {
+            if (st != CRDT_OK)
                 free(key); /* obj_set only takes the key on success */
-                crdt_value_clear(out);
-                return st;
-            }
         }
-        return CRDT_OK;
+        out->u.obj.kv = ob.kv;
+        out->u.obj.n = ob.n;
+        if (st != CRDT_OK)
+            crdt_value_clear(out);
+        return st;
     }
     default:
         crdt_rd_fail(r, CRDT_ERR_MALFORMED);
@@ -645,6 +655,7 @@ static crdt_status json_value(json_parser *jp, crdt_value *out, uint32_t depth)
             jp->p++;
             return CRDT_OK;
         }
+        obj_builder ob = {NULL, 0, 0};
         for (;;) {
             json_ws(jp);
             if (jp->p >= jp->end || *jp->p != '"') {
@@ -666,7 +677,7 @@ static crdt_status json_value(json_parser *jp, crdt_value *out, uint32_t depth)
             jp->p++;
             st = json_value(jp, &v, depth - 1);
             if (st == CRDT_OK) {
-                st = obj_set(out, &cap, key, key_len, &v);
+                st = obj_set(&ob, key, key_len, &v);
                 if (st != CRDT_OK)
                     crdt_value_clear(&v);
             }
@@ -681,11 +692,15 @@ static crdt_status json_value(json_parser *jp, crdt_value *out, uint32_t depth)
             }
             if (jp->p < jp->end && *jp->p == '}') {
                 jp->p++;
+                out->u.obj.kv = ob.kv;
+                out->u.obj.n = ob.n;
                 return CRDT_OK;
             }
             st = CRDT_ERR_MALFORMED;
             break;
         }
+        out->u.obj.kv = ob.kv; /* handed over so that the clear below frees them */
+        out->u.obj.n = ob.n;
     }
     crdt_value_clear(out);
     return st;
@@ -785,7 +800,9 @@ void crdt_js_number(crdt_buf *b, double d)
             digits[k++] = *p;
         p++;
     }
-    int exp10 = atoi(p + 1);
+    /* "%e" of a finite non-zero double always has a digit before its exponent. */
+    assert(k > 0 && *p == 'e');
+    int exp10 = (int)strtol(p + 1, NULL, 10); /* at most three digits: cannot overflow */
     while (k > 1 && digits[k - 1] == '0')
         k--;
     int n = exp10 + 1; /* position of the decimal point relative to the digits */
@@ -832,12 +849,16 @@ static int array_index_key(const char *k, size_t n, uint64_t *idx)
 
 void crdt_js_key_order(const char *const *keys, const size_t *key_lens, size_t n, size_t *order)
 {
-    size_t m = 0;
-    uint64_t idx;
-    /* Insertion sort of the integer keys: objects here are small. */
+    /* One pass classifies each key once: integer keys are insertion-sorted at the front
+     * (objects here are small), the others are stacked from the back, so every slot is
+     * written exactly once; then the back is reversed into insertion order. */
+    size_t m = 0, back = n;
     for (size_t i = 0; i < n; i++) {
-        if (!array_index_key(keys[i], key_lens[i], &idx))
+        uint64_t idx;
+        if (!array_index_key(keys[i], key_lens[i], &idx)) {
+            order[--back] = i;
             continue;
+        }
         size_t j = m++;
         while (j > 0) {
             uint64_t prev;
@@ -849,9 +870,11 @@ void crdt_js_key_order(const char *const *keys, const size_t *key_lens, size_t n
         }
         order[j] = i;
     }
-    for (size_t i = 0; i < n; i++)
-        if (!array_index_key(keys[i], key_lens[i], &idx))
-            order[m++] = i;
+    for (size_t lo = back, hi = n; lo + 1 < hi; lo++, hi--) {
+        size_t t = order[lo];
+        order[lo] = order[hi - 1];
+        order[hi - 1] = t;
+    }
 }
 
 void crdt_value_write_json(crdt_buf *b, const crdt_value *v, int undefined_literal)

@@ -63,7 +63,8 @@ int pitem_state_encode(const struct cavro_registry *reg, const items_state *s, u
     size_t next = shown ? 1 : 0;
     for (size_t i = 0; rc == 0 && i < s->sibling_count; i++) {
         const items_sibling *src = &s->siblings[i];
-        struct cavro_item_sibling *dst = src == shown ? &rec.siblings[0] : &rec.siblings[next++];
+        struct cavro_item_sibling *dst =
+            shown && src == shown ? &rec.siblings[0] : &rec.siblings[next++];
         dst->value.data = src->value;
         dst->value.len = src->value_len;
         dst->time_ms = (int64_t)src->timestamp_ms;

@@ -181,6 +181,7 @@ static int take_snapshot(ssnap *s, pdoc *d, pending *p)
     }
     if (rc == 0 && d->item_count > 0) {
         snap.items.items = calloc(d->item_count, sizeof *snap.items.items);
+        snap.items.count = 0; /* counts the entries filled below, which the cleanup frees */
         rc = snap.items.items ? 0 : -1;
         for (size_t i = 0; rc == 0 && i < d->item_count; i++) {
             if (d->items[i]->sibling_count == 0)
