@@ -861,8 +861,9 @@ void crdt_js_key_order(const char *const *keys, const size_t *key_lens, size_t n
         }
         size_t j = m++;
         while (j > 0) {
-            uint64_t prev;
-            array_index_key(keys[order[j - 1]], key_lens[order[j - 1]], &prev);
+            /* order[0..m) holds only integer keys: this always succeeds. */
+            uint64_t prev = 0;
+            (void)array_index_key(keys[order[j - 1]], key_lens[order[j - 1]], &prev);
             if (prev <= idx)
                 break;
             order[j] = order[j - 1];
