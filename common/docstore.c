@@ -5,6 +5,7 @@
 #include "common/docstore.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +13,31 @@
 #include "common/util.h"
 #include "crdt/crdt.h"
 
+/* Outcome counters of the conditional writes (docstore_get_counts). Atomic:
+ * a docstore may be shared by threads. */
+typedef struct write_counts {
+    _Atomic uint64_t rows_inserted, rows_present;
+    _Atomic uint64_t documents_written, documents_newer;
+    _Atomic uint64_t states_written, states_newer;
+    _Atomic uint64_t items_written, items_newer;
+    _Atomic uint64_t item_caches_written, item_caches_newer;
+} write_counts;
+
 struct docstore {
     cmongo *mongo;
     credis *redis;
     const struct cavro_registry *avro;
     clog *log;
+    write_counts counts;
 };
+
+/* Updates per MongoDB update command. FerretDB v1.24 (SQLite) never answers
+ * an update command that modifies 100 or more existing documents (measured:
+ * 99 answer in about a second, 100 hang until the socket timeout), so bulk
+ * updates are sent in commands well below that. It also stops an unordered
+ * update bulk at its first duplicate key (MongoDB goes on): see
+ * docstore_put_documents. */
+#define UPDATES_PER_COMMAND 50
 
 /* Sets the hash only when the version-like field (ARGV[1]) is absent or lower
  * than ARGV[2]; the other fields are ARGV[3..] as name/value pairs. A replay
@@ -63,6 +83,71 @@ void docstore_free(docstore *ds)
 cmongo *docstore_mongo(docstore *ds)
 {
     return ds->mongo;
+}
+
+void docstore_get_counts(docstore *ds, docstore_counts *out)
+{
+    write_counts *c = &ds->counts;
+    out->rows_inserted = atomic_load(&c->rows_inserted);
+    out->rows_present = atomic_load(&c->rows_present);
+    out->documents_written = atomic_load(&c->documents_written);
+    out->documents_newer = atomic_load(&c->documents_newer);
+    out->states_written = atomic_load(&c->states_written);
+    out->states_newer = atomic_load(&c->states_newer);
+    out->items_written = atomic_load(&c->items_written);
+    out->items_newer = atomic_load(&c->items_newer);
+    out->item_caches_written = atomic_load(&c->item_caches_written);
+    out->item_caches_newer = atomic_load(&c->item_caches_newer);
+}
+
+const char *docstore_merged_kind_name(enum cavro_merged_kind kind)
+{
+    switch (kind) {
+    case CAVRO_MERGED_YJS_UPDATE:
+        return "YJS_UPDATE";
+    case CAVRO_MERGED_ITEM_STATE:
+        return "ITEM_STATE";
+    case CAVRO_MERGED_ITEM_CONFLICT:
+        return "ITEM_CONFLICT";
+    }
+    return "UNKNOWN";
+}
+
+void docstore_op_from_merged(const struct cavro_merged_op *m, docstore_op *out)
+{
+    *out = (docstore_op){.doc_id = m->doc_id,
+                         .op_id = m->op_id,
+                         .version = m->doc_version,
+                         .kind = docstore_merged_kind_name(m->kind),
+                         .user_id = m->user_id,
+                         .client_id = m->client_id,
+                         .ingest_time_us = m->ingest_time_us,
+                         .processed_time_us = m->processed_time_us,
+                         .partition = m->source_partition,
+                         .offset = m->source_offset,
+                         .bytes = m->payload.data,
+                         .len = m->payload.len};
+}
+
+/* A count field of a write reply ("insertedCount", "nUpserted", ...); 0 when absent. */
+static uint64_t reply_count(const bson_t *reply, const char *field)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, reply, field) || !BSON_ITER_HOLDS_NUMBER(&it))
+        return 0;
+    int64_t n = bson_iter_as_int64(&it);
+    return n > 0 ? (uint64_t)n : 0;
+}
+
+/* Counts one batch of conditional writes: `written` of `count` changed
+ * something, the rest found a newer (or the same) version stored. */
+static void count_outcome(_Atomic uint64_t *written_counter, _Atomic uint64_t *newer_counter,
+                          uint64_t written, uint64_t count)
+{
+    if (written > count)
+        written = count;
+    atomic_fetch_add(written_counter, written);
+    atomic_fetch_add(newer_counter, count - written);
 }
 
 static docstore_status from_bson_error(const bson_error_t *error, const char *what, char *err,
@@ -168,6 +253,9 @@ docstore_status docstore_insert_ops(docstore *ds, const docstore_op *ops, size_t
         if (!cmongo_is_duplicate_key(&error) || !only_duplicates(&reply))
             st = from_bson_error(&error, "insert crdt_operations", err, err_size);
     }
+    if (st == DOCSTORE_OK)
+        count_outcome(&ds->counts.rows_inserted, &ds->counts.rows_present,
+                      reply_count(&reply, "insertedCount"), count);
     bson_destroy(&reply);
     bson_destroy(opts);
     mongoc_collection_destroy(coll);
@@ -179,9 +267,11 @@ docstore_status docstore_insert_ops(docstore *ds, const docstore_op *ops, size_t
 }
 
 /* update({_id, field: {$lt: value}}, update, upsert): a duplicate key means a
- * newer document is already stored, which is success. */
+ * newer document is already stored, which is success. The outcome goes to
+ * the two counters (both NULL: not counted). */
 static docstore_status conditional_upsert(docstore *ds, const char *collection, const char *id,
                                           const char *field, int64_t value, const bson_t *update,
+                                          _Atomic uint64_t *written, _Atomic uint64_t *newer,
                                           char *err, size_t err_size)
 {
     bson_t *selector = BCON_NEW("_id", BCON_UTF8(id), field, "{", "$lt", BCON_INT64(value), "}");
@@ -189,13 +279,19 @@ static docstore_status conditional_upsert(docstore *ds, const char *collection, 
     mongoc_client_t *client = cmongo_acquire(ds->mongo);
     mongoc_collection_t *coll = cmongo_collection(ds->mongo, client, collection);
     bson_error_t error;
+    bson_t reply;
     docstore_status st = DOCSTORE_OK;
-    if (!mongoc_collection_update_one(coll, selector, update, opts, NULL, &error) &&
-        !cmongo_is_duplicate_key(&error)) {
+    uint64_t changed = 0;
+    if (mongoc_collection_update_one(coll, selector, update, opts, &reply, &error)) {
+        changed = reply_count(&reply, "modifiedCount") + reply_count(&reply, "upsertedCount");
+    } else if (!cmongo_is_duplicate_key(&error)) {
         char what[128];
         snprintf(what, sizeof what, "update %s", collection);
         st = from_bson_error(&error, what, err, err_size);
     }
+    bson_destroy(&reply);
+    if (st == DOCSTORE_OK && written)
+        count_outcome(written, newer, changed, 1);
     mongoc_collection_destroy(coll);
     cmongo_release(ds->mongo, client);
     bson_destroy(opts);
@@ -205,10 +301,13 @@ static docstore_status conditional_upsert(docstore *ds, const char *collection, 
 
 /* ---- Redis helpers ---- */
 
+/* Runs conditional_hset_lua; the outcome goes to the two counters (both
+ * NULL: not counted). */
 static docstore_status redis_conditional_hset(docstore *ds, const char *key, const char *field,
                                               int64_t value, const char *const *pairs,
-                                              const size_t *pair_lens, size_t pair_count, char *err,
-                                              size_t err_size)
+                                              const size_t *pair_lens, size_t pair_count,
+                                              _Atomic uint64_t *written, _Atomic uint64_t *newer,
+                                              char *err, size_t err_size)
 {
     if (!ds->redis)
         return DOCSTORE_OK;
@@ -244,6 +343,9 @@ static docstore_status redis_conditional_hset(docstore *ds, const char *key, con
     if (reply->type == REDIS_REPLY_ERROR) {
         snprintf(err, err_size, "redis %s: %s", key, reply->str);
         st = DOCSTORE_FAILED;
+    } else if (written) {
+        count_outcome(written, newer,
+                      reply->type == REDIS_REPLY_INTEGER && reply->integer == 1 ? 1 : 0, 1);
     }
     freeReplyObject(reply);
     return st;
@@ -254,15 +356,203 @@ static docstore_status redis_conditional_hset(docstore *ds, const char *key, con
 docstore_status docstore_put_document(docstore *ds, const char *doc_id, int64_t version,
                                       const uint8_t *sv, size_t sv_len, char *err, size_t err_size)
 {
-    bson_t update = BSON_INITIALIZER, set;
-    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-    BSON_APPEND_INT64(&set, "version", version);
-    append_bytes(&set, "state_vector", sv, sv_len);
-    BSON_APPEND_DATE_TIME(&set, "updated_at", util_wall_ns() / 1000000);
-    bson_append_document_end(&update, &set);
-    docstore_status st =
-        conditional_upsert(ds, "documents", doc_id, "version", version, &update, err, err_size);
-    bson_destroy(&update);
+    docstore_doc_version doc = {.doc_id = doc_id, .version = version, .sv = sv, .sv_len = sv_len};
+    return docstore_put_documents(ds, &doc, 1, err, err_size);
+}
+
+/* The $set of a documents upsert. */
+static void document_update(bson_t *update, const docstore_doc_version *doc, int64_t now_ms)
+{
+    bson_t set;
+    BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
+    BSON_APPEND_INT64(&set, "version", doc->version);
+    append_bytes(&set, "state_vector", doc->sv, doc->sv_len);
+    BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
+    bson_append_document_end(update, &set);
+}
+
+/* One update command of at most UPDATES_PER_COMMAND conditional upserts.
+ * *stale is set when some document had a newer version already (a duplicate
+ * key): FerretDB then stops the unordered bulk at that update and reports
+ * neither the right index nor the counts (measured on v1.24), so the caller
+ * sends the chunk's updates again one by one. */
+static docstore_status put_documents_command(docstore *ds, mongoc_collection_t *coll,
+                                             const docstore_doc_version *docs, size_t count,
+                                             bool *stale, char *err, size_t err_size)
+{
+    bson_t *bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
+    mongoc_bulk_operation_t *bulk =
+        mongoc_collection_create_bulk_operation_with_opts(coll, bulk_opts);
+    bson_t *upsert = BCON_NEW("upsert", BCON_BOOL(true));
+    bson_error_t error;
+    docstore_status st = DOCSTORE_OK;
+    int64_t now_ms = util_wall_ns() / 1000000;
+    *stale = false;
+    for (size_t i = 0; st == DOCSTORE_OK && i < count; i++) {
+        bson_t *selector = BCON_NEW("_id", BCON_UTF8(docs[i].doc_id), "version", "{", "$lt",
+                                    BCON_INT64(docs[i].version), "}");
+        bson_t update = BSON_INITIALIZER;
+        document_update(&update, &docs[i], now_ms);
+        if (!mongoc_bulk_operation_update_one_with_opts(bulk, selector, &update, upsert, &error))
+            st = from_bson_error(&error, "bulk documents", err, err_size);
+        bson_destroy(&update);
+        bson_destroy(selector);
+    }
+    if (st == DOCSTORE_OK) {
+        bson_t reply; /* always initialised by execute */
+        if (mongoc_bulk_operation_execute(bulk, &reply, &error))
+            /* With the $lt filter every match is a change. */
+            count_outcome(&ds->counts.documents_written, &ds->counts.documents_newer,
+                          reply_count(&reply, "nUpserted") + reply_count(&reply, "nMatched"),
+                          count);
+        else if (cmongo_is_duplicate_key(&error) && only_duplicates(&reply))
+            *stale = true;
+        else
+            st = from_bson_error(&error, "update documents", err, err_size);
+        bson_destroy(&reply);
+    }
+    mongoc_bulk_operation_destroy(bulk);
+    bson_destroy(upsert);
+    bson_destroy(bulk_opts);
+    return st;
+}
+
+static int64_t get_int64(const bson_t *doc, const char *key, int64_t fallback);
+
+/* The stored versions of docs (-1: no such document), one query. */
+static docstore_status stored_versions(mongoc_collection_t *coll, const docstore_doc_version *docs,
+                                       size_t count, int64_t *stored, char *err, size_t err_size)
+{
+    bson_t filter = BSON_INITIALIZER, id, in;
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &id);
+    BSON_APPEND_ARRAY_BEGIN(&id, "$in", &in);
+    for (size_t i = 0; i < count; i++) {
+        char key[24];
+        snprintf(key, sizeof key, "%zu", i);
+        BSON_APPEND_UTF8(&in, key, docs[i].doc_id);
+        stored[i] = -1;
+    }
+    bson_append_array_end(&id, &in);
+    bson_append_document_end(&filter, &id);
+    bson_t *opts = BCON_NEW("projection", "{", "version", BCON_INT32(1), "}");
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
+    const bson_t *doc;
+    while (mongoc_cursor_next(cursor, &doc)) {
+        bson_iter_t it;
+        if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
+            continue;
+        const char *doc_id = bson_iter_utf8(&it, NULL);
+        for (size_t i = 0; i < count; i++) {
+            if (strcmp(docs[i].doc_id, doc_id) == 0)
+                stored[i] = get_int64(doc, "version", 0);
+        }
+    }
+    bson_error_t error;
+    docstore_status st = DOCSTORE_OK;
+    if (mongoc_cursor_error(cursor, &error))
+        st = from_bson_error(&error, "find documents", err, err_size);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(opts);
+    bson_destroy(&filter);
+    return st;
+}
+
+/* Inserts documents rows that do not exist. *raced is set when one exists
+ * after all (another writer created it meanwhile): nothing is counted then
+ * and the caller upserts them all conditionally. */
+static docstore_status create_documents(docstore *ds, mongoc_collection_t *coll,
+                                        const docstore_doc_version *const *docs, size_t count,
+                                        bool *raced, char *err, size_t err_size)
+{
+    *raced = false;
+    if (count == 0)
+        return DOCSTORE_OK;
+    bson_t **rows = calloc(count, sizeof *rows);
+    if (!rows) {
+        snprintf(err, err_size, "out of memory");
+        return DOCSTORE_FAILED;
+    }
+    int64_t now_ms = util_wall_ns() / 1000000;
+    for (size_t i = 0; i < count; i++) {
+        rows[i] = bson_new();
+        BSON_APPEND_UTF8(rows[i], "_id", docs[i]->doc_id);
+        BSON_APPEND_INT64(rows[i], "version", docs[i]->version);
+        append_bytes(rows[i], "state_vector", docs[i]->sv, docs[i]->sv_len);
+        BSON_APPEND_DATE_TIME(rows[i], "updated_at", now_ms);
+    }
+    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
+    bson_t reply;
+    bson_error_t error;
+    docstore_status st = DOCSTORE_OK;
+    if (mongoc_collection_insert_many(coll, (const bson_t **)rows, count, opts, &reply, &error))
+        count_outcome(&ds->counts.documents_written, &ds->counts.documents_newer, count, count);
+    else if (cmongo_is_duplicate_key(&error) && only_duplicates(&reply))
+        *raced = true;
+    else
+        st = from_bson_error(&error, "insert documents", err, err_size);
+    bson_destroy(&reply);
+    bson_destroy(opts);
+    for (size_t i = 0; i < count; i++)
+        bson_destroy(rows[i]);
+    free(rows);
+    return st;
+}
+
+/* Conditional upserts of docs, one bulk, then one by one when FerretDB
+ * stopped the bulk at a stale one. */
+static docstore_status advance_documents(docstore *ds, mongoc_collection_t *coll,
+                                         const docstore_doc_version *docs, size_t count, char *err,
+                                         size_t err_size)
+{
+    if (count == 0)
+        return DOCSTORE_OK;
+    bool stale = false;
+    docstore_status st = put_documents_command(ds, coll, docs, count, &stale, err, err_size);
+    /* One by one: each conditional upsert stands alone (a document the
+     * interrupted bulk did advance now counts as already newer). */
+    int64_t now_ms = util_wall_ns() / 1000000;
+    for (size_t k = 0; st == DOCSTORE_OK && stale && k < count; k++) {
+        bson_t update = BSON_INITIALIZER;
+        document_update(&update, &docs[k], now_ms);
+        st = conditional_upsert(ds, "documents", docs[k].doc_id, "version", docs[k].version,
+                                &update, &ds->counts.documents_written, &ds->counts.documents_newer,
+                                err, err_size);
+        bson_destroy(&update);
+    }
+    return st;
+}
+
+/* One chunk of at most UPDATES_PER_COMMAND documents. The stored versions are
+ * read first (one query): a conditional upsert costs FerretDB a scan of the
+ * collection, so only documents that really advance get one; absent ones are
+ * inserted (an insert of an existing _id fails, so that too never goes back)
+ * and those already as new are left alone. A replay into empty views, or over
+ * views already up to date, then costs a query and an insert per chunk. */
+static docstore_status put_documents_chunk(docstore *ds, mongoc_collection_t *coll,
+                                           const docstore_doc_version *docs, size_t count,
+                                           char *err, size_t err_size)
+{
+    int64_t stored[UPDATES_PER_COMMAND];
+    const docstore_doc_version *absent[UPDATES_PER_COMMAND];
+    docstore_doc_version behind[UPDATES_PER_COMMAND];
+    size_t absent_count = 0, behind_count = 0;
+    docstore_status st = stored_versions(coll, docs, count, stored, err, err_size);
+    if (st != DOCSTORE_OK)
+        return st;
+    for (size_t i = 0; i < count; i++) {
+        if (stored[i] < 0)
+            absent[absent_count++] = &docs[i];
+        else if (stored[i] < docs[i].version)
+            behind[behind_count++] = docs[i];
+        else
+            count_outcome(&ds->counts.documents_written, &ds->counts.documents_newer, 0, 1);
+    }
+    bool raced = false;
+    st = create_documents(ds, coll, absent, absent_count, &raced, err, err_size);
+    for (size_t i = 0; st == DOCSTORE_OK && raced && i < absent_count; i++)
+        behind[behind_count++] = *absent[i];
+    if (st == DOCSTORE_OK)
+        st = advance_documents(ds, coll, behind, behind_count, err, err_size);
     return st;
 }
 
@@ -273,38 +563,11 @@ docstore_status docstore_put_documents(docstore *ds, const docstore_doc_version 
         return DOCSTORE_OK;
     mongoc_client_t *client = cmongo_acquire(ds->mongo);
     mongoc_collection_t *coll = cmongo_collection(ds->mongo, client, "documents");
-    bson_t *bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
-    mongoc_bulk_operation_t *bulk =
-        mongoc_collection_create_bulk_operation_with_opts(coll, bulk_opts);
-    bson_t *upsert = BCON_NEW("upsert", BCON_BOOL(true));
-    bson_error_t error;
     docstore_status st = DOCSTORE_OK;
-    int64_t now_ms = util_wall_ns() / 1000000;
-    for (size_t i = 0; st == DOCSTORE_OK && i < count; i++) {
-        bson_t *selector = BCON_NEW("_id", BCON_UTF8(docs[i].doc_id), "version", "{", "$lt",
-                                    BCON_INT64(docs[i].version), "}");
-        bson_t update = BSON_INITIALIZER, set;
-        BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-        BSON_APPEND_INT64(&set, "version", docs[i].version);
-        append_bytes(&set, "state_vector", docs[i].sv, docs[i].sv_len);
-        BSON_APPEND_DATE_TIME(&set, "updated_at", now_ms);
-        bson_append_document_end(&update, &set);
-        if (!mongoc_bulk_operation_update_one_with_opts(bulk, selector, &update, upsert, &error))
-            st = from_bson_error(&error, "bulk documents", err, err_size);
-        bson_destroy(&update);
-        bson_destroy(selector);
+    for (size_t i = 0; st == DOCSTORE_OK && i < count; i += UPDATES_PER_COMMAND) {
+        size_t n = count - i < UPDATES_PER_COMMAND ? count - i : UPDATES_PER_COMMAND;
+        st = put_documents_chunk(ds, coll, docs + i, n, err, err_size);
     }
-    if (st == DOCSTORE_OK) {
-        bson_t reply; /* always initialised by execute */
-        /* A duplicate key means a newer version is stored already: success. */
-        if (!mongoc_bulk_operation_execute(bulk, &reply, &error) &&
-            (!cmongo_is_duplicate_key(&error) || !only_duplicates(&reply)))
-            st = from_bson_error(&error, "update documents", err, err_size);
-        bson_destroy(&reply);
-    }
-    mongoc_bulk_operation_destroy(bulk);
-    bson_destroy(upsert);
-    bson_destroy(bulk_opts);
     mongoc_collection_destroy(coll);
     cmongo_release(ds->mongo, client);
     return st;
@@ -319,7 +582,9 @@ docstore_status docstore_cache_state(docstore *ds, const char *doc_id, int64_t v
     const char *pairs[] = {"state", state ? (const char *)state : "", "sv",
                            sv ? (const char *)sv : ""};
     size_t lens[] = {5, state ? state_len : 0, 2, sv ? sv_len : 0};
-    return redis_conditional_hset(ds, key, "version", version, pairs, lens, 4, err, err_size);
+    return redis_conditional_hset(ds, key, "version", version, pairs, lens, 4,
+                                  &ds->counts.states_written, &ds->counts.states_newer, err,
+                                  err_size);
 }
 
 docstore_status docstore_put_item(docstore *ds, const docstore_item *item, char *err,
@@ -338,7 +603,8 @@ docstore_status docstore_put_item(docstore *ds, const docstore_item *item, char 
     BSON_APPEND_DATE_TIME(&set, "updated_at", util_wall_ns() / 1000000);
     bson_append_document_end(&update, &set);
     docstore_status st =
-        conditional_upsert(ds, "items", id, "revision", item->revision, &update, err, err_size);
+        conditional_upsert(ds, "items", id, "revision", item->revision, &update,
+                           &ds->counts.items_written, &ds->counts.items_newer, err, err_size);
     bson_destroy(&update);
     if (st != DOCSTORE_OK)
         return st;
@@ -353,8 +619,9 @@ docstore_status docstore_put_item(docstore *ds, const docstore_item *item, char 
     size_t lens[] = {
         7, strlen(version), 5, strlen(item->state_json), 5, item->value ? item->value_len : 0, 8,
         1};
-    return redis_conditional_hset(ds, key, "revision", item->revision, pairs, lens, 8, err,
-                                  err_size);
+    return redis_conditional_hset(ds, key, "revision", item->revision, pairs, lens, 8,
+                                  &ds->counts.item_caches_written, &ds->counts.item_caches_newer,
+                                  err, err_size);
 }
 
 docstore_status docstore_put_snapshot(docstore *ds, const struct cavro_snapshot *snap, char *err,
@@ -400,7 +667,7 @@ docstore_status docstore_put_snapshot(docstore *ds, const struct cavro_snapshot 
     BSON_APPEND_DATE_TIME(&set, "updated_at", util_wall_ns() / 1000000);
     bson_append_document_end(&update, &set);
     st = conditional_upsert(ds, "last_processed_version", snap->doc_id, "version",
-                            snap->doc_version, &update, err, err_size);
+                            snap->doc_version, &update, NULL, NULL, err, err_size);
     bson_destroy(&update);
     if (st != DOCSTORE_OK || !ds->redis)
         return st;
@@ -419,8 +686,8 @@ docstore_status docstore_put_snapshot(docstore *ds, const struct cavro_snapshot 
     const char *pairs[] = {"partition", partition, "offset",
                            offset,      "record",  (const char *)record};
     size_t lens[] = {9, strlen(partition), 6, strlen(offset), 6, record_len};
-    st = redis_conditional_hset(ds, key, "version", snap->doc_version, pairs, lens, 6, err,
-                                err_size);
+    st = redis_conditional_hset(ds, key, "version", snap->doc_version, pairs, lens, 6, NULL, NULL,
+                                err, err_size);
     free(record);
     return st;
 }
@@ -517,6 +784,51 @@ docstore_status docstore_get_cached_state(docstore *ds, const char *doc_id, docs
     freeReplyObject(r);
     if (!out->state) {
         docstore_state_clear(out);
+        snprintf(err, err_size, "out of memory");
+        return DOCSTORE_FAILED;
+    }
+    return DOCSTORE_OK;
+}
+
+void docstore_cached_item_clear(docstore_cached_item *item)
+{
+    free(item->state_json);
+    free(item->value);
+    memset(item, 0, sizeof *item);
+}
+
+docstore_status docstore_get_cached_item(docstore *ds, const char *doc_id, const char *item_id,
+                                         docstore_cached_item *out, char *err, size_t err_size)
+{
+    memset(out, 0, sizeof *out);
+    if (!ds->redis)
+        return DOCSTORE_NOT_FOUND;
+    char key[600];
+    snprintf(key, sizeof key, "item:%s:%s", doc_id, item_id);
+    const char *fields[] = {"revision", "version", "state", "value", "conflict"};
+    docstore_status st;
+    redisReply *r = redis_hmget(ds, key, fields, 5, &st, err, err_size);
+    if (!r)
+        return st;
+    if (!parse_int64(r->element[0], &out->revision) || r->element[2]->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        return DOCSTORE_NOT_FOUND;
+    }
+    if (!parse_int64(r->element[1], &out->version))
+        out->version = 0;
+    out->state_json = malloc(r->element[2]->len + 1);
+    if (out->state_json) {
+        memcpy(out->state_json, r->element[2]->str, r->element[2]->len);
+        out->state_json[r->element[2]->len] = '\0';
+    }
+    bool has_value = r->element[3]->type == REDIS_REPLY_STRING;
+    out->value = dup_bytes(has_value ? r->element[3]->str : "", has_value ? r->element[3]->len : 0);
+    out->value_len = has_value ? r->element[3]->len : 0;
+    out->conflict = r->element[4]->type == REDIS_REPLY_STRING && r->element[4]->len == 1 &&
+                    r->element[4]->str[0] == '1';
+    freeReplyObject(r);
+    if (!out->state_json || !out->value) {
+        docstore_cached_item_clear(out);
         snprintf(err, err_size, "out of memory");
         return DOCSTORE_FAILED;
     }

@@ -6,14 +6,17 @@
  * idempotent and conditioned on a version (or an item revision): a retried, a
  * replayed or a zombie's write is a no-op and never rolls a view back.
  *
- *   MongoDB documents               version, state_vector, updated_at ($lt: v upsert)
- *   MongoDB crdt_operations         one per merged op, _id "<doc>/<op_id>", unique (doc_id,
- * version) MongoDB document_versions       one per snapshot, _id "<doc>/<version>" MongoDB
- * last_processed_version  per doc: version, partition, offset ($lt: v upsert) MongoDB items per
- * item: its JSON state + revision ($lt: revision upsert) Redis doc:{doc}                 version,
- * state, sv         (Lua: only a newer version) Redis snapshot:{doc}            version, partition,
- * offset, record (Avro Snapshot) Redis item:{doc}:{item}         revision, version, state (JSON),
- * value, conflict
+ * The views (docs/storage.md has every field):
+ *  - MongoDB documents: version, state_vector, updated_at ($lt: v upsert);
+ *  - MongoDB crdt_operations: one per merged op, _id "<doc>/<op_id>", unique
+ *    (doc_id, version);
+ *  - MongoDB document_versions: one per snapshot, _id "<doc>/<version>";
+ *  - MongoDB last_processed_version: per doc, version, partition, offset
+ *    ($lt: v upsert);
+ *  - MongoDB items: per item, its JSON state and revision ($lt: revision upsert);
+ *  - Redis doc:{doc}: version, state, sv (Lua: only a newer version);
+ *  - Redis snapshot:{doc}: version, partition, offset, record (Avro Snapshot);
+ *  - Redis item:{doc}:{item}: revision, version, state (JSON), value, conflict.
  *
  * Reads: docstore_load_state gives the newest state a reader can get: Redis
  * doc:{doc} when present, else the newest snapshot plus the newer
@@ -59,6 +62,20 @@ void docstore_free(docstore *ds);
  * batch their own queries over these collections. */
 cmongo *docstore_mongo(docstore *ds);
 
+/* How the conditional writes of this docstore turned out since it was made:
+ * "written" changed the view, "present"/"newer" found the same or a newer
+ * version there already (the idempotent no-op of a replay). Snapshot writes
+ * are not counted. A replay reports these; a processor could export them. */
+typedef struct docstore_counts {
+    uint64_t rows_inserted, rows_present;            /* crdt_operations */
+    uint64_t documents_written, documents_newer;     /* MongoDB documents */
+    uint64_t states_written, states_newer;           /* Redis doc:{doc} */
+    uint64_t items_written, items_newer;             /* MongoDB items */
+    uint64_t item_caches_written, item_caches_newer; /* Redis item:{doc}:{item} */
+} docstore_counts;
+
+void docstore_get_counts(docstore *ds, docstore_counts *out);
+
 /* Creates the unique indexes the idempotent writes rely on (crdt_operations
  * and document_versions on (doc_id, version); items on doc_id). Idempotent. */
 docstore_status docstore_ensure_indexes(docstore *ds, char *err, size_t err_size);
@@ -82,6 +99,13 @@ typedef struct docstore_op {
     size_t len;
 } docstore_op;
 
+/* The crdt_operations row of a merged record: every pointer of *out borrows
+ * from m, so m must outlive the use of *out. */
+void docstore_op_from_merged(const struct cavro_merged_op *m, docstore_op *out);
+
+/* "YJS_UPDATE", "ITEM_STATE", "ITEM_CONFLICT": the kind as stored (static string). */
+const char *docstore_merged_kind_name(enum cavro_merged_kind kind);
+
 /* Inserts ops into crdt_operations in one unordered batch; ops already stored
  * (duplicate key) count as success, so a retried or replayed batch is harmless. */
 docstore_status docstore_insert_ops(docstore *ds, const docstore_op *ops, size_t count, char *err,
@@ -92,7 +116,8 @@ docstore_status docstore_insert_ops(docstore *ds, const docstore_op *ops, size_t
 docstore_status docstore_put_document(docstore *ds, const char *doc_id, int64_t version,
                                       const uint8_t *sv, size_t sv_len, char *err, size_t err_size);
 
-/* The same for many documents in one unordered bulk write (one round trip). */
+/* The same for many documents in unordered bulk writes of at most 50 updates
+ * each (FerretDB hangs on update commands that modify 100 or more documents). */
 typedef struct docstore_doc_version {
     const char *doc_id;
     int64_t version;
@@ -149,6 +174,23 @@ void docstore_state_clear(docstore_state *st);
 /* Redis doc:{doc}. NOT_FOUND when absent (or Redis is not configured). */
 docstore_status docstore_get_cached_state(docstore *ds, const char *doc_id, docstore_state *out,
                                           char *err, size_t err_size);
+
+/* Redis item:{doc}:{item} as stored (replay --verify). Owned buffers;
+ * release with docstore_cached_item_clear. */
+typedef struct docstore_cached_item {
+    int64_t revision;
+    int64_t version;
+    char *state_json;
+    uint8_t *value;
+    size_t value_len;
+    bool conflict;
+} docstore_cached_item;
+
+void docstore_cached_item_clear(docstore_cached_item *item);
+
+/* NOT_FOUND when absent (or Redis is not configured). */
+docstore_status docstore_get_cached_item(docstore *ds, const char *doc_id, const char *item_id,
+                                         docstore_cached_item *out, char *err, size_t err_size);
 
 /* The newest snapshot: Redis snapshot:{doc}, else the highest version in
  * document_versions. *out is filled (release with cavro_snapshot_clear) on

@@ -9,7 +9,10 @@
  * caller marks the document (its whole state is re-queued later) and counts
  * the drop; a dropped (or crash-lost) crdt_operations entry is written by
  * the snapshotter before it commits past the record (snapshotter/snapper.h)
- * and again by a partition recovery. Prefix: pviews_.
+ * and again by a partition recovery. MongoDB documents rows are written at
+ * most 100 per round, oldest first, because each conditional upsert costs
+ * FerretDB a collection scan: under load they trail the Redis states, which
+ * readers use, and catch up when the load drops. Prefix: pviews_.
  */
 #ifndef PROCESSOR_VIEWS_H
 #define PROCESSOR_VIEWS_H
@@ -22,6 +25,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/service.h"
+#include "processor/items.h"
 
 typedef struct pviews pviews;
 
@@ -48,6 +52,14 @@ uint64_t pviews_push_state(pviews *v, const char *doc_id, int64_t version, const
                            size_t state_len, const uint8_t *sv, size_t sv_len);
 uint64_t pviews_push_item(pviews *v, const docstore_item *item);
 
+/* The view of item s of doc_id as docstore_put_item writes it (MongoDB items,
+ * Redis item:{doc}:{item}): *out borrows from doc_id, from s and from
+ * *json_text, a new string with the item's JSON state that the caller frees
+ * (free) after the write. 0, or -1 when out of memory (nothing to free).
+ * Shared by the pipeline's item jobs and tools/replay. */
+int pviews_item_view(const char *doc_id, const items_state *s, docstore_item *out,
+                     char **json_text);
+
 /* Every job with a sequence number up to this one is written. */
 uint64_t pviews_written_seq(pviews *v);
 
@@ -56,11 +68,12 @@ uint64_t pviews_written_seq(pviews *v);
  * dropped. */
 bool pviews_has_room(pviews *v);
 
-/* Jobs queued or being written. */
+/* Jobs queued or being written, plus documents rows still owed. */
 size_t pviews_pending(pviews *v);
 
-/* Waits until every job queued so far is written, at most timeout_ms.
- * true when the queue is empty (tests, benchmarks, shutdown). */
+/* Waits until every job queued so far is written and no documents row is
+ * owed, at most timeout_ms. true when all is written (tests, benchmarks,
+ * shutdown). */
 bool pviews_wait_idle(pviews *v, int64_t timeout_ms);
 
 #endif

@@ -28,16 +28,19 @@
  * Prints one JSON object per mode on stdout. bench/processor/run.sh runs all
  * three and writes docs/benchmarks.md.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,6 +66,7 @@ typedef struct bench {
     credis *redis;
     docstore *ds;
     pid_t processor;
+    bool keep_run; /* BENCH_KEEP: leave topics and database */
 } bench;
 
 static const char *env_or(const char *name, const char *fallback)
@@ -71,16 +75,24 @@ static const char *env_or(const char *name, const char *fallback)
     return v && *v ? v : fallback;
 }
 
-static long env_long(const char *name, long fallback)
-{
-    const char *v = getenv(name);
-    return v && *v ? atol(v) : fallback;
-}
-
 static void die(const char *what, const char *why)
 {
     fprintf(stderr, "processor_bench: %s: %s\n", what, why);
     exit(1);
+}
+
+/* A setting that is not a whole number stops the run rather than being read as 0. */
+static long env_long(const char *name, long fallback)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return fallback;
+    char *end = NULL;
+    errno = 0;
+    long value = strtol(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0')
+        die(name, "not an integer");
+    return value;
 }
 
 static void setup(bench *b, const char *mode)
@@ -140,19 +152,28 @@ static void setup(bench *b, const char *mode)
 static void teardown(bench *b)
 {
     char err[512];
-    ckafka_admin *admin = ckafka_admin_new(b->brokers, b->log, err, sizeof err);
+    /* BENCH_KEEP=1 keeps the run's topics and database (e.g. to time a
+     * replay of its collab.merged); their names go to stderr. */
+    if (env_long("BENCH_KEEP", 0)) {
+        fprintf(stderr, "processor_bench: kept topic %s and database %s\n", b->merged_topic, b->db);
+        b->keep_run = true;
+    }
+    ckafka_admin *admin =
+        b->keep_run ? NULL : ckafka_admin_new(b->brokers, b->log, err, sizeof err);
     if (admin) {
         ckafka_topic_delete(admin, b->ops_topic, 30000, err, sizeof err);
         ckafka_topic_delete(admin, b->merged_topic, 30000, err, sizeof err);
         ckafka_topic_delete(admin, b->dlq_topic, 30000, err, sizeof err);
         ckafka_admin_free(admin);
     }
-    mongoc_client_t *client = cmongo_acquire(b->mongo);
-    mongoc_database_t *db = mongoc_client_get_database(client, b->db);
-    bson_error_t error;
-    mongoc_database_drop(db, &error);
-    mongoc_database_destroy(db);
-    cmongo_release(b->mongo, client);
+    if (!b->keep_run) {
+        mongoc_client_t *client = cmongo_acquire(b->mongo);
+        mongoc_database_t *db = mongoc_client_get_database(client, b->db);
+        bson_error_t error;
+        mongoc_database_drop(db, &error);
+        mongoc_database_destroy(db);
+        cmongo_release(b->mongo, client);
+    }
     ckafka_producer_free(b->producer);
     docstore_free(b->ds);
     credis_free(b->redis);
@@ -323,6 +344,117 @@ static int64_t count_ops(bench *b)
     return n;
 }
 
+/* The processor's metrics port, from its "metrics endpoint listening" log
+ * line (it listens on an ephemeral port); 0 while not known yet. */
+static int metrics_port(bench *b)
+{
+    FILE *f = fopen(b->log_path, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int port = 0;
+    while (!port && fgets(line, sizeof line, f)) {
+        json_t *j = json_loads(line, 0, NULL);
+        const char *msg = j ? json_string_value(json_object_get(j, "msg")) : NULL;
+        if (msg && strcmp(msg, "metrics endpoint listening") == 0)
+            port = (int)json_integer_value(json_object_get(j, "port"));
+        json_decref(j);
+    }
+    fclose(f);
+    return port;
+}
+
+/* A counter of the processor's /metrics (no labels); -1 when unreadable.
+ * Reading the writer's own count costs FerretDB nothing, unlike counting
+ * 200,000 rows every half second, which slowed the writer it measured. */
+static int64_t processor_counter(int port, const char *name)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const char req[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap);
+    if (!buf || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
+        close(fd);
+        free(buf);
+        return -1;
+    }
+    ssize_t n;
+    while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    buf[len] = '\0';
+    char key[128];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *at = strstr(buf, key);
+    int64_t value = -1;
+    if (at) {
+        /* Prometheus text format writes every sample as a float ("1.5e+06" too). */
+        const char *start = at + strlen(key);
+        char *end = NULL;
+        double sample = strtod(start, &end);
+        if (end != start && sample >= 0 && sample < 9e18)
+            value = (int64_t)sample;
+    }
+    free(buf);
+    return value;
+}
+
+/* Seconds build/bin/replay (next to the processor binary) takes to rebuild
+ * every view of the run's collab.merged into a database and Redis db of its
+ * own, both removed afterwards; -1 when it failed. */
+static double time_replay(bench *b, typist *t, size_t docs)
+{
+    char path[512], db[160], redis_url[512], log_path[600];
+    snprintf(path, sizeof path, "%s/replay", b->bin_dir);
+    snprintf(db, sizeof db, "%s_replay", b->db);
+    snprintf(redis_url, sizeof redis_url, "%s/%ld", b->redis_url,
+             env_long("BENCH_REPLAY_REDIS_DB", 7));
+    snprintf(log_path, sizeof log_path, "%s/../bench-replay-%s.log", b->bin_dir, b->run);
+    const char *argv[] = {
+        path, "--kafka-brokers", b->brokers, "--mongo-uri",    b->mongo_uri,    "--mongo-db",
+        db,   "--redis-url",     redis_url,  "--merged-topic", b->merged_topic, NULL};
+    int64_t t0 = util_now_ns();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            dup2(fd, 1);
+            close(fd);
+        }
+        execv(path, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    double secs = (double)(util_now_ns() - t0) / 1e9;
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    /* The copy goes away: its database and its Redis keys. */
+    mongoc_client_t *client = cmongo_acquire(b->mongo);
+    mongoc_database_t *handle = mongoc_client_get_database(client, db);
+    bson_error_t error;
+    mongoc_database_drop(handle, &error);
+    mongoc_database_destroy(handle);
+    cmongo_release(b->mongo, client);
+    char err[256];
+    credis_opts ro = {.url = redis_url, .log = b->log};
+    credis *r = credis_new(&ro, err, sizeof err);
+    for (size_t i = 0; r && i < docs; i++) {
+        redisReply *reply = credis_command(r, "DEL doc:%s", t[i].doc);
+        if (reply)
+            freeReplyObject(reply);
+    }
+    credis_free(r);
+    return ok ? secs : -1;
+}
+
 static void run_throughput(bench *b)
 {
     long n = env_long("BENCH_OPS", 200000);
@@ -349,26 +481,35 @@ static void run_throughput(bench *b)
         last = util_now_ns();
         rd_kafka_message_destroy(m);
     }
-    /* The views are given BENCH_VIEWS_WAIT seconds (120) after the last merge. */
+    /* The views are given BENCH_VIEWS_WAIT seconds (120) after the last
+     * merge, watched through the writer's own counter of rows written. */
     int64_t views_deadline = util_now_ms() + env_long("BENCH_VIEWS_WAIT", 120) * 1000;
     int64_t written = 0;
+    int port = 0;
     while (written < n && util_now_ms() < views_deadline) {
-        int64_t counted = count_ops(b); /* -1 when the count itself timed out */
+        if (!port)
+            port = metrics_port(b);
+        int64_t counted = port ? processor_counter(port, "processor_view_ops_written_total") : -1;
         if (counted > written)
             written = counted;
         if (written < n)
-            util_sleep_ms(500);
+            util_sleep_ms(200);
     }
     int64_t views_done = util_now_ns();
     stop_processor(b);
+    /* What FerretDB holds in the end (duplicates of a retried round are
+     * counted by the writer once more, never stored twice). */
+    int64_t stored = count_ops(b);
+    double replay_s = env_long("BENCH_REPLAY", 1) ? time_replay(b, t, docs) : -1;
     double secs = (double)(last - first) / 1e9;
     double views_secs = (double)(views_done - first) / 1e9;
     printf("{\"mode\":\"throughput\",\"ops\":%ld,\"documents\":%zu,\"partitions\":%d,"
            "\"merged\":%ld,\"seconds\":%.3f,\"ops_per_second\":%.0f,"
            "\"views_written\":%lld,\"views_seconds\":%.3f,\"views_ops_per_second\":%.0f,"
-           "\"produce_ms\":%lld}\n",
+           "\"views_stored\":%lld,\"replay_seconds\":%.3f,\"produce_ms\":%lld}\n",
            n, docs, b->partitions, got, secs, secs > 0 ? (double)got / secs : 0, (long long)written,
-           views_secs, views_secs > 0 ? (double)written / views_secs : 0, (long long)produce_ms);
+           views_secs, views_secs > 0 ? (double)written / views_secs : 0, (long long)stored,
+           replay_s, (long long)produce_ms);
     ckafka_consumer_free(c);
     typists_free(t, docs);
 }
@@ -498,6 +639,25 @@ static void put_merged(bench *b, const typist *t, int64_t version, const uint8_t
     free(value);
 }
 
+/* Seconds since midnight of a log line's "ts" (YYYY-MM-DDTHH:MM:SS.mmmZ, UTC), enough to
+ * time one run; 0 when it is not in that form. */
+static double seconds_of_day(const char *ts)
+{
+    if (strlen(ts) < 23 || ts[10] != 'T' || ts[13] != ':' || ts[16] != ':')
+        return 0;
+    char *end = NULL;
+    long hours = strtol(ts + 11, &end, 10);
+    if (end != ts + 13)
+        return 0;
+    long minutes = strtol(ts + 14, &end, 10);
+    if (end != ts + 16)
+        return 0;
+    double seconds = strtod(ts + 17, &end);
+    if (end == ts + 17)
+        return 0;
+    return (double)hours * 3600 + (double)minutes * 60 + seconds;
+}
+
 /* Sums "partition recovered" lines of the processor's log; true once count
  * partitions are recovered. */
 static bool read_recovery_log(bench *b, int count, double *sum_s, int64_t *records, int64_t *gaps,
@@ -517,9 +677,7 @@ static bool read_recovery_log(bench *b, int count, double *sum_s, int64_t *recor
             continue;
         const char *msg = json_string_value(json_object_get(j, "msg"));
         const char *ts = json_string_value(json_object_get(j, "ts"));
-        double at = 0;
-        if (ts && strlen(ts) >= 23) /* seconds of the day, enough for one run */
-            at = atof(ts + 11) * 3600 + atof(ts + 14) * 60 + atof(ts + 17);
+        double at = ts ? seconds_of_day(ts) : 0;
         if (msg && strcmp(msg, "kafka partitions assigned") == 0 && *first_assigned == 0)
             *first_assigned = at;
         if (msg && strcmp(msg, "partitions recovered") == 0) {
@@ -648,7 +806,9 @@ static double time_rows(bench *b, long n, size_t batch, size_t doc_count, const 
         for (size_t i = 0; i < count; i++) {
             long k = done + (long)i;
             snprintf(op_ids[i], sizeof op_ids[i], "%s-%ld", tag, k);
-            snprintf(doc_ids[i], sizeof doc_ids[i], "%s-doc-%zu", b->run, (size_t)k % doc_count);
+            /* Each batch size on its own documents: versions stay unique. */
+            snprintf(doc_ids[i], sizeof doc_ids[i], "%s-%s-doc-%zu", b->run, tag,
+                     (size_t)k % doc_count);
             ops[i] = (docstore_op){.doc_id = doc_ids[i],
                                    .op_id = op_ids[i],
                                    .version = k / (long)doc_count + 1,
@@ -704,12 +864,7 @@ static void run_views(bench *b)
     for (size_t i = 0; i < 3; i++) {
         char tag[16];
         snprintf(tag, sizeof tag, "b%zu", batches[i]);
-        /* Each batch size on its own documents: versions stay unique. */
-        char run[80];
-        snprintf(run, sizeof run, "%s", b->run);
-        snprintf(b->run, sizeof b->run, "%s-%s", run, tag);
         rows_per_second[i] = (double)n / time_rows(b, n, batches[i], docs, tag);
-        snprintf(b->run, sizeof b->run, "%s", run);
     }
     double create_s = time_documents(b, docs, 1);
     double advance_s = time_documents(b, docs, 2);
@@ -723,8 +878,8 @@ static void run_views(bench *b)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2 || (strcmp(argv[1], "throughput") && strcmp(argv[1], "latency") &&
-                      strcmp(argv[1], "recovery") && strcmp(argv[1], "views"))) {
+    if (argc != 2 || (strcmp(argv[1], "throughput") != 0 && strcmp(argv[1], "latency") != 0 &&
+                      strcmp(argv[1], "recovery") != 0 && strcmp(argv[1], "views") != 0)) {
         fprintf(stderr,
                 "usage: processor_bench throughput|latency|recovery|views\n"
                 "environment: BENCH_BIN_DIR (processor binary), BENCH_OPS, BENCH_DOCS,\n"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/processor/run.sh - the processor benchmark in one command: builds the
-# processor and processor_bench in Release (own build dir), runs the three modes
+# processor and processor_bench in Release (own build dir), runs the four modes
 # against the local stack (deploy/local/stack.sh up first) and writes the
 # "processor" section of docs/benchmarks.md, printing it too.
 #
@@ -8,7 +8,8 @@
 #
 # Environment: BENCH_BUILD_DIR (default <repo>/build-bench-processor), BENCH_OPS
 # (throughput ops, 200000), BENCH_RATE (latency ops/s, 5000), BENCH_SECONDS (20),
-# BENCH_RECOVERY_DOCS (10000), BENCH_RECORDS (1000000), COLLAB_* server addresses.
+# BENCH_RECOVERY_DOCS (10000), BENCH_RECORDS (1000000), BENCH_VIEW_ROWS (50000),
+# COLLAB_* server addresses.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,5 +31,8 @@ BENCH_DOCS=100 "$build/bin/processor_bench" latency | tee "$results/latency.json
 say "recovery (${BENCH_RECOVERY_DOCS:-10000} documents, ${BENCH_RECORDS:-1000000} log records)"
 BENCH_DOCS=${BENCH_RECOVERY_DOCS:-10000} "$build/bin/processor_bench" recovery |
     tee "$results/recovery.json"
+
+say "view writes alone on FerretDB (${BENCH_VIEW_ROWS:-50000} rows, 1000 documents)"
+BENCH_DOCS=1000 "$build/bin/processor_bench" views | tee "$results/views.json"
 
 node "$here/report.js" "$results" "$root/docs/benchmarks.md"
