@@ -13,7 +13,6 @@
 #include "common/kafka_producer.h"
 #include "common/util.h"
 #include "processor/doctable.h"
-#include "processor/items_json.h"
 #include "processor/merge.h"
 #include "processor/recovery.h"
 #include "processor/txnring.h"
@@ -230,37 +229,16 @@ static bool touch(ppipe *p, pdoc *d)
     return true;
 }
 
-static const char *merged_kind_name(enum cavro_merged_kind kind)
-{
-    switch (kind) {
-    case CAVRO_MERGED_YJS_UPDATE:
-        return "YJS_UPDATE";
-    case CAVRO_MERGED_ITEM_STATE:
-        return "ITEM_STATE";
-    case CAVRO_MERGED_ITEM_CONFLICT:
-        return "ITEM_CONFLICT";
-    }
-    return "UNKNOWN";
-}
-
 static void push_item_view(ppipe *p, pdoc *d, const char *item_id)
 {
     items_state *s = pdoc_item(d, item_id);
     if (!s)
         return;
-    json_t *json = items_state_to_json(s);
-    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
-    json_decref(json);
-    const items_sibling *cur = items_current(s);
-    docstore_item item = {.doc_id = d->id,
-                          .item_id = s->item_id,
-                          .revision = (int64_t)s->revision,
-                          .version = (int64_t)s->version,
-                          .conflict = items_in_conflict(s),
-                          .state_json = text ? text : "{}",
-                          .value = cur ? (cur->value ? cur->value : (const uint8_t *)"") : NULL,
-                          .value_len = cur ? cur->value_len : 0};
-    uint64_t seq = text ? pviews_push_item(p->views, &item) : 0;
+    docstore_item item;
+    char *text = NULL;
+    uint64_t seq = 0;
+    if (pviews_item_view(d->id, s, &item, &text) == 0)
+        seq = pviews_push_item(p->views, &item);
     free(text);
     if (seq)
         d->views_seq = seq;
@@ -292,7 +270,7 @@ static void push_op_view(ppipe *p, pdoc *d, const pending_op *op)
     docstore_op sop = {.doc_id = d->id,
                        .op_id = op->op_id,
                        .version = op->version,
-                       .kind = merged_kind_name(op->kind),
+                       .kind = docstore_merged_kind_name(op->kind),
                        .user_id = op->user_id,
                        .client_id = op->client_id,
                        .ingest_time_us = op->ingest_time_us,

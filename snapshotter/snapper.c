@@ -218,19 +218,6 @@ static int take_snapshot(ssnap *s, pdoc *d, pending *p)
     return rc;
 }
 
-static const char *row_kind_name(enum cavro_merged_kind kind)
-{
-    switch (kind) {
-    case CAVRO_MERGED_YJS_UPDATE:
-        return "YJS_UPDATE";
-    case CAVRO_MERGED_ITEM_STATE:
-        return "ITEM_STATE";
-    case CAVRO_MERGED_ITEM_CONFLICT:
-        return "ITEM_CONFLICT";
-    }
-    return "UNKNOWN";
-}
-
 /* Takes over *op (its fields now belong to the buffer; *op is zeroed).
  * false when out of memory (*op left to the caller). */
 static bool keep_row(ssnap *s, int32_t partition, struct cavro_merged_op *op)
@@ -275,21 +262,8 @@ static int store_rows(ssnap *s)
         size_t n = s->row_count - done;
         if (n > SSNAP_ROWS_PER_INSERT)
             n = SSNAP_ROWS_PER_INSERT;
-        for (size_t i = 0; i < n; i++) {
-            const struct cavro_merged_op *m = &s->rows[done + i].op;
-            batch[i] = (docstore_op){.doc_id = m->doc_id,
-                                     .op_id = m->op_id,
-                                     .version = m->doc_version,
-                                     .kind = row_kind_name(m->kind),
-                                     .user_id = m->user_id,
-                                     .client_id = m->client_id,
-                                     .ingest_time_us = m->ingest_time_us,
-                                     .processed_time_us = m->processed_time_us,
-                                     .partition = m->source_partition,
-                                     .offset = m->source_offset,
-                                     .bytes = m->payload.data,
-                                     .len = m->payload.len};
-        }
+        for (size_t i = 0; i < n; i++)
+            docstore_op_from_merged(&s->rows[done + i].op, &batch[i]);
         char err[512];
         if (docstore_insert_ops(s->ds, batch, n, err, sizeof err) != DOCSTORE_OK) {
             metrics_counter_inc(s->row_failures);
