@@ -55,18 +55,10 @@ static int parse_since(struct lws *wsi, uint64_t *since, bool *has)
 
 static int confirm_upgrade(bcserver *srv, struct lws *wsi)
 {
-    char path[512];
-    if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0) {
-        refuse(srv, wsi, 404, "not_found", "no such endpoint");
-        return 1;
-    }
     char doc_id[WSFRAME_DOC_ID_MAX + 1];
-    if (!wshttp_match_doc_path(path, "/read", doc_id, sizeof doc_id)) {
-        refuse(srv, wsi, 404, "not_found", "connect to /v1/documents/{doc_id}/read");
-        return 1;
-    }
-    if (srv->draining) {
-        refuse(srv, wsi, 503, "shutting_down", "this node is draining; reconnect elsewhere");
+    wsserver_refusal why;
+    if (!wsserver_upgrade_doc(wsi, "/read", srv->draining, doc_id, sizeof doc_id, &why)) {
+        refuse(srv, wsi, why.status, why.code, why.message);
         return 1;
     }
     uint64_t since;
@@ -329,16 +321,19 @@ void bcserver_wake(void *arg)
     wsserver_wake(srv->ws);
 }
 
+static bool has_subscribers(void *arg)
+{
+    const bcserver *srv = arg;
+    return srv->open_subs > 0;
+}
+
 int bcserver_loop(svc *s, void *arg)
 {
     bcserver *srv = arg;
     tick(&srv->tick);
-    while (!svc_stopping(s)) {
-        if (wsserver_service(srv->ws) < 0) {
-            clog_errorf(srv->deps.log, "the websocket event loop failed");
-            lws_sul_cancel(&srv->tick);
-            return 1;
-        }
+    if (wsserver_serve_until_stopping(srv->ws, s) != 0) {
+        lws_sul_cancel(&srv->tick);
+        return 1;
     }
     /* Goodbye: new upgrades get 503, every subscriber ERROR shutting_down. */
     srv->draining = true;
@@ -347,11 +342,8 @@ int bcserver_loop(svc *s, void *arg)
                     BCDISC_SHUTTING_DOWN);
     clog_field f[] = {clog_int("subscribers", srv->open_subs)};
     clog_emit(srv->deps.log, CLOG_INFO, "closing the read connections", f, 1);
-    int64_t deadline = util_now_ms() + srv->deps.settings->close_grace_ms;
-    while (srv->open_subs > 0 && util_now_ms() < deadline) {
-        if (wsserver_service(srv->ws) < 0)
-            break;
-    }
+    wsserver_serve_while(srv->ws, has_subscribers, srv,
+                         util_now_ms() + srv->deps.settings->close_grace_ms);
     lws_sul_cancel(&srv->tick);
     return 0;
 }

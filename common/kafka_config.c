@@ -95,7 +95,10 @@ rd_kafka_conf_t *ckafka_conf_new(ckafka_base *base, const char *brokers, const c
     rd_kafka_conf_set_opaque(conf, base);
     rd_kafka_conf_set_log_cb(conf, log_callback);
     rd_kafka_conf_set_error_cb(conf, error_callback);
+    /* TCP_NODELAY: a small request held back behind an unacknowledged one
+     * only adds latency (the Java clients always disable Nagle too). */
     if (ckafka_conf_set(conf, "bootstrap.servers", brokers ? brokers : "", err, err_size) != 0 ||
+        ckafka_conf_set(conf, "socket.nagle.disable", "true", err, err_size) != 0 ||
         (client_id && ckafka_conf_set(conf, "client.id", client_id, err, err_size) != 0)) {
         rd_kafka_conf_destroy(conf);
         return NULL;

@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/util.h"
 #include "common/ws_auth.h"
+#include "common/ws_http.h"
 
 struct wsserver {
     struct lws_context *context;
@@ -16,6 +19,7 @@ struct wsserver {
     struct lws_protocols protocols[2];
     lws_retry_bo_t retry; /* holds the WebSocket ping / idle timeout policy */
     int port;
+    int64_t min_round_ns;
     clog *log;
 };
 
@@ -27,6 +31,7 @@ wsserver *wsserver_new(const wsserver_opts *opts, char *err, size_t err_size)
         return NULL;
     }
     srv->log = opts->log;
+    srv->min_round_ns = opts->min_round_us > 0 ? opts->min_round_us * 1000 : 0;
     srv->protocols[0].name = WSAUTH_SUBPROTOCOL;
     srv->protocols[0].callback = opts->callback;
     srv->protocols[0].per_session_data_size = opts->per_session_size;
@@ -84,9 +89,74 @@ int wsserver_port(const wsserver *srv)
     return srv->port;
 }
 
+/* Sleeps until util_now_ns() reaches until_ns. */
+static void sleep_until(int64_t until_ns)
+{
+    for (;;) {
+        int64_t left = until_ns - util_now_ns();
+        if (left <= 0)
+            return;
+        struct timespec ts = {.tv_sec = (time_t)(left / 1000000000),
+                              .tv_nsec = (long)(left % 1000000000)};
+        (void)nanosleep(&ts, NULL); /* EINTR: the loop computes what is left */
+    }
+}
+
 int wsserver_service(wsserver *srv)
 {
-    return lws_service(srv->context, 0);
+    int64_t start = srv->min_round_ns ? util_now_ns() : 0;
+    int n = lws_service(srv->context, 0);
+    if (n >= 0 && srv->min_round_ns)
+        sleep_until(start + srv->min_round_ns);
+    return n;
+}
+
+int wsserver_serve_until_stopping(wsserver *srv, svc *s)
+{
+    while (!svc_stopping(s)) {
+        if (wsserver_service(srv) < 0) {
+            clog_errorf(srv->log, "the websocket event loop failed");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void wsserver_serve_while(wsserver *srv, bool (*busy)(void *arg), void *arg, int64_t deadline_ms)
+{
+    while (busy(arg) && util_now_ms() < deadline_ms) {
+        if (wsserver_service(srv) < 0)
+            return;
+    }
+}
+
+static void refusal(wsserver_refusal *why, unsigned int status, const char *code,
+                    const char *message)
+{
+    why->status = status;
+    why->code = code;
+    snprintf(why->message, sizeof why->message, "%s", message);
+}
+
+bool wsserver_upgrade_doc(struct lws *wsi, const char *suffix, bool draining, char *doc_id,
+                          size_t doc_id_size, wsserver_refusal *why)
+{
+    char path[512];
+    if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0) {
+        refusal(why, 404, "not_found", "no such endpoint");
+        return false;
+    }
+    if (!wshttp_match_doc_path(path, suffix, doc_id, doc_id_size)) {
+        refusal(why, 404, "not_found", "");
+        snprintf(why->message, sizeof why->message, "connect to /v1/documents/{doc_id}%s", suffix);
+        return false;
+    }
+    /* After the path: a wrong URL is a 404 even while draining. */
+    if (draining) {
+        refusal(why, 503, "shutting_down", "this node is draining; reconnect elsewhere");
+        return false;
+    }
+    return true;
 }
 
 void wsserver_wake(wsserver *srv)

@@ -1,10 +1,12 @@
 /*
  * ws_server: the libwebsockets server setup ingest and the broadcaster share:
  * one context, one vhost listening on host:port serving plain HTTP and
- * WebSocket upgrades with a single protocol callback, and the service-loop
- * helpers a svc_spawn thread needs (service one round, wake from another
- * thread). The protocol is named WSAUTH_SUBPROTOCOL ("collab.v1") and is
- * also the default, so a client without Sec-WebSocket-Protocol gets it too.
+ * WebSocket upgrades with a single protocol callback, the service-loop
+ * helpers a svc_spawn thread needs (serve until the service stops, serve a
+ * shutdown phase while work is left, wake from another thread), and the
+ * first checks of an upgrade to /v1/documents/{doc_id}/<endpoint>. The
+ * protocol is named WSAUTH_SUBPROTOCOL ("collab.v1") and is also the
+ * default, so a client without Sec-WebSocket-Protocol gets it too.
  *
  * The callback sees both HTTP callbacks (LWS_CALLBACK_HTTP, _BODY,
  * _CONFIRM_UPGRADE, ...) and WebSocket ones on the same per-session struct.
@@ -16,9 +18,12 @@
 #define COMMON_WS_SERVER_H
 
 #include <libwebsockets.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/log.h"
+#include "common/service.h"
 
 typedef struct wsserver wsserver;
 
@@ -30,8 +35,15 @@ typedef struct wsserver_opts {
     size_t rx_buffer_size;        /* 0: 64 KiB; bigger messages arrive in fragments */
     size_t max_http_header_bytes; /* 0: 16 KiB (a JWT in the query or a header) */
     unsigned int keepalive_secs;  /* WebSocket ping interval, 0: 30 s (idle peers time out) */
-    void *user;                   /* handed back by wsserver_user */
-    clog *log;                    /* borrowed */
+    /* 0: none. Otherwise each wsserver_service round lasts at least this
+     * long: lws 4.1 waits with poll(), whose cost grows with the number of
+     * sockets, so with thousands of busy connections a round per event
+     * spends most of the CPU in the kernel scanning idle sockets. Waiting
+     * lets one poll() collect the events of the whole window, at the price
+     * of up to this much latency per pass through the loop. */
+    int64_t min_round_us;
+    void *user; /* handed back by wsserver_user */
+    clog *log;  /* borrowed */
 } wsserver_opts;
 
 /* Creates the context and starts listening. NULL with the reason in err.
@@ -42,9 +54,37 @@ void wsserver_free(wsserver *srv);
 /* The port actually listened on. */
 int wsserver_port(const wsserver *srv);
 
-/* One round of the event loop (waits for events); returns lws_service's
- * result: < 0 means the context is unusable. */
+/* One round of the event loop (waits for events, then for what is left of
+ * min_round_us); returns lws_service's result: < 0 means the context is
+ * unusable. */
 int wsserver_service(wsserver *srv);
+
+/* The svc loop's serving phase: services rounds until svc_stopping(s).
+ * 0, or -1 when the event loop failed (logged). */
+int wsserver_serve_until_stopping(wsserver *srv, svc *s);
+
+/* A shutdown phase: services rounds while busy(arg) says there is work
+ * left (answers to send, sockets to close) and util_now_ms() is before
+ * deadline_ms; stops early when the event loop fails. Keep a timer running
+ * (lws_sul_schedule) so a quiet loop still comes back to check. */
+void wsserver_serve_while(wsserver *srv, bool (*busy)(void *arg), void *arg, int64_t deadline_ms);
+
+/* Why an upgrade is refused: the HTTP status, the error code and message
+ * of the JSON body (wshttp_send_error). */
+typedef struct wsserver_refusal {
+    unsigned int status;
+    const char *code;
+    char message[96];
+} wsserver_refusal;
+
+/*
+ * The first checks of every upgrade (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE): the
+ * path is /v1/documents/{doc_id}<suffix> ("/write", "/read") and the server
+ * is not draining. true with the document id in doc_id (doc_id_size bytes:
+ * WSFRAME_DOC_ID_MAX + 1); false with what to answer in why.
+ */
+bool wsserver_upgrade_doc(struct lws *wsi, const char *suffix, bool draining, char *doc_id,
+                          size_t doc_id_size, wsserver_refusal *why);
 
 /* Makes a waiting wsserver_service return and raises
  * LWS_CALLBACK_EVENT_WAIT_CANCELLED on the service thread. Any thread. */

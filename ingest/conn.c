@@ -31,18 +31,10 @@ static void refuse(ingest_server *srv, struct lws *wsi, unsigned int status, con
 
 int ingest_conn_confirm_upgrade(ingest_server *srv, struct lws *wsi)
 {
-    char path[512];
-    if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0) {
-        refuse(srv, wsi, 404, "not_found", "no such endpoint");
-        return 1;
-    }
     char doc_id[WSFRAME_DOC_ID_MAX + 1];
-    if (!wshttp_match_doc_path(path, "/write", doc_id, sizeof doc_id)) {
-        refuse(srv, wsi, 404, "not_found", "connect to /v1/documents/{doc_id}/write");
-        return 1;
-    }
-    if (srv->draining) {
-        refuse(srv, wsi, 503, "shutting_down", "this node is draining; reconnect elsewhere");
+    wsserver_refusal why;
+    if (!wsserver_upgrade_doc(wsi, "/write", srv->draining, doc_id, sizeof doc_id, &why)) {
+        refuse(srv, wsi, why.status, why.code, why.message);
         return 1;
     }
     wsauth_result auth;
@@ -107,6 +99,8 @@ static void queue(ingest_server *srv, ingest_conn *c, crdt_buf *b)
 {
     uint8_t *bytes = NULL;
     size_t len = 0;
+    if (c->out.count == 0)
+        c->out_since_ns = util_now_ns();
     if (crdt_buf_take(b, &bytes, &len) != CRDT_OK || wsoutq_push(&c->out, bytes, len) != 0) {
         clog_errorf(srv->deps.log, "out of memory queueing a reply; closing the connection");
         c->closing = true;
@@ -236,6 +230,7 @@ static void handle_op(ingest_server *srv, ingest_conn *c, const wsframe_msg *msg
         op->received_ns = received_ns;
         op->op_id_len = msg->op_id_len;
         memcpy(op->op_id, msg->op_id, msg->op_id_len);
+        op->produced_ns = util_now_ns();
         err =
             ingest_produce_send(srv->producer, c->doc_id, strlen(c->doc_id), value, value_len, op);
     }
@@ -360,9 +355,13 @@ int ingest_conn_receive(ingest_server *srv, ingest_conn *c, const void *in, size
 
 int ingest_conn_writeable(ingest_server *srv, ingest_conn *c)
 {
-    (void)srv;
     if (wsoutq_write(&c->out, c->wsi) != 0)
         return -1;
+    if (c->out.count == 0 && c->out_since_ns != 0) {
+        metrics_histogram_observe_since_ns(srv->deps.metrics->stages[INGEST_STAGE_WRITE],
+                                           c->out_since_ns);
+        c->out_since_ns = 0;
+    }
     if (c->closing && c->out.count == 0) {
         lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, NULL, 0);
         return -1;
@@ -414,7 +413,13 @@ void ingest_conn_answer_done(ingest_server *srv)
     while (op) {
         ingest_op *next = op->next;
         ingest_conn *c = op->owner;
-        metrics_histogram_observe_since_ns(srv->deps.metrics->produce_latency, op->received_ns);
+        ingest_metrics *metrics = srv->deps.metrics;
+        metrics_histogram_observe_since_ns(metrics->produce_latency, op->received_ns);
+        metrics_histogram_observe(metrics->stages[INGEST_STAGE_VALIDATE],
+                                  (double)(op->produced_ns - op->received_ns) / 1e9);
+        metrics_histogram_observe(metrics->stages[INGEST_STAGE_KAFKA],
+                                  (double)(op->delivered_ns - op->produced_ns) / 1e9);
+        metrics_histogram_observe_since_ns(metrics->stages[INGEST_STAGE_HANDOFF], op->delivered_ns);
         c->inflight--;
         srv->inflight--;
         if (c->wsi) {

@@ -10,24 +10,11 @@
  * lives in server.c/conn.c/http.c (endpoint), produce.c (Kafka), ops.c
  * (validation, Avro), api.c + jobs.c (HTTP API), awareness.c (Redis).
  */
-#include <mongoc/mongoc.h>
-#include <sodium.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "common/avro_registry.h"
-#include "common/config.h"
 #include "common/kafka_admin.h"
-#include "common/log.h"
-#include "common/metrics.h"
-#include "common/metrics_http.h"
-#include "common/metrics_process.h"
-#include "common/mongo.h"
-#include "common/service.h"
-#include "common/userstore.h"
-#include "common/ws_auth.h"
+#include "common/service_app.h"
 #include "ingest/api.h"
 #include "ingest/awareness.h"
 #include "ingest/jobs.h"
@@ -39,34 +26,18 @@
 #define STARTUP_TIMEOUT_MS    30000
 #define AWARENESS_QUEUE_LIMIT 10000
 
-/* Everything main creates, so one function can free it in reverse order. */
+/* Everything main creates, so one function can free it in reverse order;
+ * base holds what every service has (common/service_app.h). */
 typedef struct ingest_app {
-    cfg *config;
+    svcapp base;
     ingest_settings settings;
-    clog *log;
-    metrics_registry *registry;
     ingest_metrics metrics;
-    metrics_http *http;
-    struct authtoken_keys *keys;
-    struct cavro_registry *avro;
-    cmongo *mongo;
-    ustore *store;
     ingest_awareness *awareness;
     ingest_api *api;
     ingest_server *server;
     ingest_produce *producer;
     ingest_jobs *jobs;
-    svc *service;
-    char node[128];
 } ingest_app;
-
-/* First shutdown step: load balancers stop sending new clients here. */
-static int mark_not_ready(void *arg)
-{
-    ingest_app *app = arg;
-    metrics_http_set_ready(app->http, false);
-    return 0;
-}
 
 static int flush_producer(void *arg)
 {
@@ -76,8 +47,8 @@ static int flush_producer(void *arg)
 
 static int create_topic(ingest_app *app, char *err, size_t err_size)
 {
-    ckafka_admin *admin =
-        ckafka_admin_new(cfg_string(app->config, CFG_KAFKA_BROKERS), app->log, err, err_size);
+    ckafka_admin *admin = ckafka_admin_new(cfg_string(app->base.config, CFG_KAFKA_BROKERS),
+                                           app->base.log, err, err_size);
     if (!admin)
         return -1;
     /* The ops topic is the replayable log: kept forever (docs/storage.md). */
@@ -89,88 +60,56 @@ static int create_topic(ingest_app *app, char *err, size_t err_size)
     return rc;
 }
 
-static int start(ingest_app *app)
+static int start(void *arg)
 {
+    ingest_app *app = arg;
     char err[1024] = "";
-    clog_level level;
-    clog_level_parse(cfg_enum(app->config, CFG_LOG_LEVEL), &level);
-    app->log = clog_new("ingest", level, STDERR_FILENO);
-    if (!app->log)
-        return -1;
-    if (sodium_init() < 0) {
-        clog_errorf(app->log, "libsodium cannot initialise");
-        return -1;
-    }
-    cfg_instance_id(app->config, app->node, sizeof app->node);
-    if (ingest_settings_read(app->config, &app->settings, err, sizeof err) != 0)
+    svcapp *base = &app->base;
+    if (svcapp_start(base, err, sizeof err) != 0 ||
+        ingest_settings_read(base->config, &app->settings, err, sizeof err) != 0)
         goto fail;
-    if (wsauth_keys_from_cfg(app->config, 1, &app->keys, err, sizeof err) != AUTHTOKEN_OK)
-        goto fail;
-    if (cavro_registry_new_builtin(&app->avro, err, sizeof err) != CAVRO_OK)
-        goto fail;
-
-    app->registry = metrics_registry_new();
-    if (!app->registry || metrics_process_register(app->registry) != 0 ||
-        ingest_metrics_register(app->registry, &app->metrics) != 0) {
+    if (ingest_metrics_register(base->registry, &app->metrics) != 0) {
         snprintf(err, sizeof err, "cannot register the metrics");
         goto fail;
     }
-    app->http = metrics_http_start_at(app->registry, cfg_string(app->config, CFG_METRICS_LISTEN),
-                                      app->log, err, sizeof err);
-    if (!app->http)
-        goto fail;
-
-    cmongo_opts mo = {.uri = cfg_string(app->config, CFG_MONGO_URI),
-                      .db = cfg_string(app->config, CFG_MONGO_DB),
-                      .app_name = "ingest",
-                      .server_selection_timeout_ms = 2000,
-                      .log = app->log};
-    app->mongo = cmongo_new(&mo, err, sizeof err);
-    if (!app->mongo)
-        goto fail;
-    bson_error_t berr;
-    if (cmongo_wait_ready(app->mongo, STARTUP_TIMEOUT_MS, &berr) != 0) {
-        snprintf(err, sizeof err, "MongoDB is not reachable: %s", berr.message);
-        goto fail;
-    }
-    app->store = ustore_new(app->mongo, app->log);
-    if (!app->store || ustore_ensure_indexes(app->store, err, sizeof err) != 0)
-        goto fail;
-    if (create_topic(app, err, sizeof err) != 0)
+    svcapp_store_opts so = {.wait_ready_ms = STARTUP_TIMEOUT_MS, .ensure_indexes = true};
+    if (svcapp_serve_metrics(base, err, sizeof err) != 0 ||
+        svcapp_open_store(base, &so, err, sizeof err) != 0 ||
+        create_topic(app, err, sizeof err) != 0)
         goto fail;
 
     app->awareness =
-        ingest_awareness_new(cfg_string(app->config, CFG_REDIS_URL), AWARENESS_QUEUE_LIMIT,
-                             app->log, &app->metrics, err, sizeof err);
+        ingest_awareness_new(cfg_string(base->config, CFG_REDIS_URL), AWARENESS_QUEUE_LIMIT,
+                             base->log, &app->metrics, err, sizeof err);
     if (!app->awareness)
         goto fail;
     struct authpw_params params = {(unsigned long long)app->settings.argon2_opslimit,
                                    (size_t)app->settings.argon2_memlimit};
     app->api =
-        ingest_api_new(app->store, app->keys, params, app->log, &app->metrics, err, sizeof err);
+        ingest_api_new(base->store, base->keys, params, base->log, &app->metrics, err, sizeof err);
     if (!app->api)
         goto fail;
 
     ingest_server_deps deps = {
         .settings = &app->settings,
-        .log = app->log,
+        .log = base->log,
         .metrics = &app->metrics,
-        .keys = app->keys,
-        .store = app->store,
+        .keys = base->keys,
+        .store = base->store,
         .awareness = app->awareness,
-        .registry = app->avro,
-        .node = app->node,
+        .registry = base->avro,
+        .node = base->node,
     };
     app->server = ingest_server_new(&deps, err, sizeof err);
     if (!app->server)
         goto fail;
     ingest_produce_opts po = {
-        .brokers = cfg_string(app->config, CFG_KAFKA_BROKERS),
-        .client_id = app->node,
+        .brokers = cfg_string(base->config, CFG_KAFKA_BROKERS),
+        .client_id = base->node,
         .topic = app->settings.ops_topic,
         .ack_timeout_ms = app->settings.ack_timeout_ms,
         .linger_ms = app->settings.linger_ms,
-        .log = app->log,
+        .log = base->log,
         .notify = ingest_server_wake,
         .notify_userdata = app->server,
     };
@@ -186,14 +125,40 @@ static int start(ingest_app *app)
     ingest_server_attach(app->server, app->producer, app->jobs);
     return 0;
 
-fail:;
-    clog_field f[] = {clog_str("error", err)};
-    clog_emit(app->log, CLOG_ERROR, "ingest cannot start", f, 1);
+fail:
+    svcapp_log_start_failure(base, err);
     return -1;
 }
 
-static void stop(ingest_app *app)
+static int run(void *arg)
 {
+    ingest_app *app = arg;
+    /* Shutdown: load balancers stop sending new clients here first; the
+     * WebSocket thread drains (every pending op answered); then the
+     * producer flushes what is left. */
+    svcapp_hook not_ready = {"not ready", svcapp_mark_not_ready, &app->base};
+    svcapp_hook flush = {"flush producer", flush_producer, app};
+    clog_field ready[] = {clog_int("port", ingest_server_port(app->server)),
+                          clog_str("topic", app->settings.ops_topic),
+                          clog_str("node", app->base.node)};
+    svcapp_run_opts ro = {
+        .shutdown_timeout_ms = app->settings.drain_timeout_ms + 15000,
+        .before_loop = &not_ready,
+        .before_loop_count = 1,
+        .loop = ingest_server_loop,
+        .wake = ingest_server_wake,
+        .loop_arg = app->server,
+        .after_loop = &flush,
+        .after_loop_count = 1,
+        .ready_fields = ready,
+        .ready_field_count = sizeof ready / sizeof ready[0],
+    };
+    return svcapp_run(&app->base, &ro);
+}
+
+static void stop(void *arg)
+{
+    ingest_app *app = arg;
     /* Nothing may wake the server once its sockets are gone; the sockets go
      * before the jobs pool (HTTP sessions hand their jobs back), and the
      * connection records after the producer (its ops point at them). */
@@ -207,58 +172,22 @@ static void stop(ingest_app *app)
     ingest_server_free(app->server);
     ingest_api_free(app->api);
     ingest_awareness_free(app->awareness, 2000);
-    ustore_free(app->store);
-    cmongo_free(app->mongo);
-    metrics_http_stop(app->http);
-    metrics_registry_free(app->registry);
-    cavro_registry_free(app->avro);
-    authtoken_keys_free(app->keys);
-    svc_free(app->service);
-    clog_free(app->log);
 }
 
 int main(int argc, char **argv)
 {
-    if (svc_block_signals() != 0)
-        return 1;
     ingest_app app;
     memset(&app, 0, sizeof app);
-    app.config = cfg_new(argv[0], "ingest: authenticated WebSocket write path into Kafka, and the "
-                                  "HTTP API (login, documents, permissions)");
-    if (!app.config || cfg_add_common(app.config) != 0 ||
-        cfg_set_default(app.config, CFG_METRICS_LISTEN, "127.0.0.1:9101") != 0 ||
-        wsauth_cfg_add(app.config) != 0 || ingest_settings_add(app.config) != 0) {
-        fprintf(stderr, "ingest: %s\n", app.config ? cfg_error(app.config) : "out of memory");
-        cfg_free(app.config);
-        return 2;
-    }
-    int code = cfg_parse_cli(app.config, argc, argv, NULL, stdout, stderr);
-    if (code != CFG_RUN) {
-        cfg_free(app.config);
-        return code;
-    }
-
-    mongoc_init();
-    code = 1;
-    if (start(&app) == 0) {
-        app.service = svc_new("ingest", app.log);
-        if (app.service) {
-            svc_set_shutdown_timeout(app.service, app.settings.drain_timeout_ms + 15000);
-            if (svc_add_hook(app.service, "not ready", mark_not_ready, &app) == 0 &&
-                svc_spawn(app.service, "websocket", ingest_server_loop, ingest_server_wake,
-                          app.server) == 0 &&
-                svc_add_hook(app.service, "flush producer", flush_producer, &app) == 0) {
-                metrics_http_set_ready(app.http, true);
-                clog_field f[] = {clog_int("port", ingest_server_port(app.server)),
-                                  clog_str("topic", app.settings.ops_topic),
-                                  clog_str("node", app.node)};
-                clog_emit(app.log, CLOG_INFO, "ingest ready", f, 3);
-                code = svc_run(app.service);
-            }
-        }
-    }
-    stop(&app);
-    mongoc_cleanup();
-    cfg_free(app.config);
-    return code;
+    svcapp_opts opts = {
+        .name = "ingest",
+        .description = "ingest: authenticated WebSocket write path into Kafka, and the HTTP API "
+                       "(login, documents, permissions)",
+        .metrics_listen_default = "127.0.0.1:9101",
+        .add_settings = ingest_settings_add,
+        .issues_tokens = true,
+        .start = start,
+        .run = run,
+        .stop = stop,
+    };
+    return svcapp_main(&app.base, &opts, argc, argv, &app);
 }

@@ -23,6 +23,16 @@ typedef enum ingest_nack {
 
 const char *ingest_nack_code(ingest_nack nack);
 
+/* The stages of one operation's ACK latency, each a child of
+ * ingest_op_stage_seconds: where a slow ACK spent its time. */
+typedef enum ingest_stage {
+    INGEST_STAGE_VALIDATE, /* message read -> handed to the producer (check, Avro) */
+    INGEST_STAGE_KAFKA,    /* handed to the producer -> delivery report (librdkafka, broker) */
+    INGEST_STAGE_HANDOFF,  /* delivery report -> answer queued on the WebSocket thread */
+    INGEST_STAGE_WRITE,    /* answer queued -> written to the socket (oldest of a batch) */
+    INGEST_STAGE_COUNT,
+} ingest_stage;
+
 /* Message kinds counted on the way in. */
 typedef enum ingest_msg_kind {
     INGEST_MSG_UPDATE,
@@ -42,9 +52,10 @@ typedef struct ingest_metrics {
     metrics_counter *nacks[INGEST_NACK_COUNT];
     metrics_family *errors;             /* ERROR frames by code */
     metrics_histogram *produce_latency; /* receive -> delivery report, seconds */
-    metrics_gauge *producer_queue;      /* messages waiting for a delivery report */
-    metrics_family *auth_failures;      /* by reason */
-    metrics_family *http_requests;      /* by route and status */
+    metrics_histogram *stages[INGEST_STAGE_COUNT];
+    metrics_gauge *producer_queue; /* messages waiting for a delivery report */
+    metrics_family *auth_failures; /* by reason */
+    metrics_family *http_requests; /* by route and status */
     metrics_counter *awareness_published;
     metrics_counter *awareness_dropped; /* rate limit, full queue or Redis down */
 } ingest_metrics;

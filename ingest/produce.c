@@ -9,6 +9,9 @@
 #include <stdlib.h>
 
 #include "common/kafka_producer.h"
+#include "common/util.h"
+
+#define WARM_TIMEOUT_MS 5000
 
 struct ingest_produce {
     ckafka_producer *producer;
@@ -25,6 +28,7 @@ static void on_delivery(void *userdata, void *msg_opaque, rd_kafka_resp_err_t er
 {
     ingest_produce *p = userdata;
     ingest_op *op = msg_opaque;
+    op->delivered_ns = util_now_ns();
     op->err = err;
     op->partition = partition;
     op->offset = offset;
@@ -59,12 +63,21 @@ ingest_produce *ingest_produce_new(const ingest_produce_opts *opts, char *err, s
     p->notify = opts->notify;
     p->notify_userdata = opts->notify_userdata;
 
-    char timeout[32];
+    char timeout[32], linger[32];
     snprintf(timeout, sizeof timeout, "%lld", (long long)opts->ack_timeout_ms);
-    /* linger 1 ms: batches form under load, and a lone op waits at most
-     * that long (the ack latency target is 10 ms at p99). */
-    const char *extra[] = {"message.timeout.ms",           timeout,  "linger.ms", "1",
-                           "queue.buffering.max.messages", "200000", NULL};
+    snprintf(linger, sizeof linger, "%lld", (long long)opts->linger_ms);
+    /* Every op waits for its own request round trip, so nothing may hold a
+     * request back: linger is ingest's --linger (batches still form while
+     * requests are in flight); Nagle's algorithm is off for every client
+     * (common/kafka_config.c). */
+    /* clang-format off */
+    const char *extra[] = {
+        "message.timeout.ms", timeout,
+        "linger.ms", linger,
+        "queue.buffering.max.messages", "200000",
+        NULL,
+    };
+    /* clang-format on */
     ckafka_producer_opts po = {
         .brokers = opts->brokers,
         .client_id = opts->client_id,
@@ -79,6 +92,14 @@ ingest_produce *ingest_produce_new(const ingest_produce_opts *opts, char *err, s
         pthread_mutex_destroy(&p->lock);
         free(p);
         return NULL;
+    }
+    /* Without the topic's metadata the first ops after a start wait about a
+     * second for librdkafka's refresh. Not fatal: they would only be slow. */
+    char why[256];
+    if (ckafka_producer_warm(p->producer, p->topic, WARM_TIMEOUT_MS, why, sizeof why) != 0) {
+        clog_field f[] = {clog_str("topic", p->topic), clog_str("error", why)};
+        clog_emit(opts->log, CLOG_WARN, "ops topic metadata not fetched; first ops will wait", f,
+                  2);
     }
     return p;
 }

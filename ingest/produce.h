@@ -29,6 +29,8 @@ typedef struct ingest_op {
     struct ingest_op *next;  /* done list link */
     void *owner;             /* the connection that sent it (the caller's) */
     int64_t received_ns;     /* util_now_ns() when the message arrived */
+    int64_t produced_ns;     /* util_now_ns() when handed to the producer */
+    int64_t delivered_ns;    /* util_now_ns() in the delivery report */
     rd_kafka_resp_err_t err; /* outcome, set by the delivery report */
     int32_t partition;
     int64_t offset;

@@ -90,6 +90,7 @@ ingest_server *ingest_server_new(const ingest_server_deps *deps, char *err, size
         .callback = callback,
         .per_session_size = sizeof(ingest_session),
         .user = srv,
+        .min_round_us = deps->settings->event_batch_us,
         .log = deps->log,
     };
     srv->ws = wsserver_new(&opts, err, err_size);
@@ -124,34 +125,35 @@ static void drain_tick(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(wsserver_context(srv->ws), 0, &srv->drain_tick, drain_tick, DRAIN_TICK_US);
 }
 
+static bool has_pending_work(void *arg)
+{
+    ingest_server *srv = arg;
+    return srv->inflight > 0 || ingest_jobs_pending(srv->jobs) > 0;
+}
+
+static bool has_open_connections(void *arg)
+{
+    const ingest_server *srv = arg;
+    return srv->open_conns > 0;
+}
+
 int ingest_server_loop(svc *s, void *arg)
 {
     ingest_server *srv = arg;
-    while (!svc_stopping(s)) {
-        if (wsserver_service(srv->ws) < 0) {
-            clog_errorf(srv->deps.log, "the websocket event loop failed");
-            return 1;
-        }
-    }
+    if (wsserver_serve_until_stopping(srv->ws, s) != 0)
+        return 1;
 
     /* Drain: refuse new work, answer what is pending, then say goodbye. */
     srv->draining = true;
     drain_tick(&srv->drain_tick);
-    int64_t deadline = util_now_ms() + srv->deps.settings->drain_timeout_ms;
-    while ((srv->inflight > 0 || ingest_jobs_pending(srv->jobs) > 0) && util_now_ms() < deadline) {
-        if (wsserver_service(srv->ws) < 0)
-            break;
-    }
+    wsserver_serve_while(srv->ws, has_pending_work, srv,
+                         util_now_ms() + srv->deps.settings->drain_timeout_ms);
     clog_field f[] = {clog_int("unanswered_ops", (int64_t)srv->inflight),
                       clog_int("connections", srv->open_conns)};
     clog_emit(srv->deps.log, srv->inflight ? CLOG_WARN : CLOG_INFO, "drained pending operations", f,
               2);
     ingest_conn_shutdown_all(srv);
-    int64_t close_deadline = util_now_ms() + CLOSE_GRACE_MS;
-    while (srv->open_conns > 0 && util_now_ms() < close_deadline) {
-        if (wsserver_service(srv->ws) < 0)
-            break;
-    }
+    wsserver_serve_while(srv->ws, has_open_connections, srv, util_now_ms() + CLOSE_GRACE_MS);
     lws_sul_cancel(&srv->drain_tick);
     return 0;
 }

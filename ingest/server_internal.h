@@ -31,7 +31,8 @@ typedef struct ingest_conn {
     char user_id[USTORE_USER_ID_LEN + 1];
     ustore_role role;
     wsoutq out;
-    uint8_t *rx; /* the message being received */
+    int64_t out_since_ns; /* when out last turned non-empty: the write stage metric */
+    uint8_t *rx;          /* the message being received */
     size_t rx_len, rx_cap;
     bool rx_oversized;
     bool rx_binary;

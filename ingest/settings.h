@@ -22,10 +22,10 @@ typedef struct ingest_settings {
     uint32_t max_awareness_per_second; /* per connection: dropped above it */
     int64_t ack_timeout_ms;            /* Kafka must confirm within this, else NACK unavailable */
     int64_t retry_after_ms;            /* retry_after_ms of NACK unavailable / rate_limited */
-    int64_t drain_timeout_ms;
-    int64_t linger_ms;
-    /* producer batching delay */ /* shutdown: longest wait for pending answers */
-    const char *ops_topic;        /* collab.ops; borrowed from the cfg */
+    int64_t drain_timeout_ms;          /* shutdown: longest wait for pending answers */
+    int64_t linger_ms;                 /* producer batching delay */
+    int64_t event_batch_us;            /* shortest WebSocket loop round (wsserver min_round_us) */
+    const char *ops_topic;             /* collab.ops; borrowed from the cfg */
     int partitions;
     int replication;  /* -1: the broker's default */
     int http_workers; /* threads for the HTTP API (argon2, MongoDB) */

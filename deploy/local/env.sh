@@ -26,7 +26,7 @@ COLLAB_REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 : "${COLLAB_PROMETHEUS_PORT:=9090}"
 
 # Kafka JVM heap: the machine has 2 cores and is shared with builds and tests.
-: "${COLLAB_KAFKA_HEAP:=512m}"
+: "${COLLAB_KAFKA_HEAP:=1g}"
 # FerretDB release built from its Go module.
 : "${COLLAB_FERRETDB_VERSION:=v1.24.2}"
 # Seconds a server may take to become ready before its start is declared failed.

@@ -162,6 +162,36 @@ describe('ingest write path', () => {
     assert.ok(sample(text, 'ingest_errors_total', 'code="bad_frame"') >= 5);
   });
 
+  it('tells where each acknowledged op spent its time (ingest_op_stage_seconds)', async () => {
+    const stages = ['validate', 'kafka', 'handoff', 'write'];
+    const count = (text, stage) => sample(text, 'ingest_op_stage_seconds_count', `stage="${stage}"`);
+    const before = await metricsText(svc);
+    const acksBefore = sample(before, 'ingest_acks_total');
+    const c = await connect(svc, docs[2], editorToken);
+    await c.waitMessage((m) => m.type === 'HELLO');
+    const updates = yjsUpdates(12, 5150);
+    for (const [k, u] of updates.entries()) c.send(updateFrame(`stage-${k}`, 5150, u));
+    for (let k = 0; k < updates.length; k++) {
+      assert.equal((await c.answerFor(`stage-${k}`)).type, 'ACK');
+    }
+    c.close();
+    // Written ACKs are counted when the write returns, before the client reads them.
+    const text = await metricsText(svc);
+    const acks = sample(text, 'ingest_acks_total') - acksBefore;
+    assert.equal(acks, updates.length);
+    // Each answered op passes validate, kafka and handoff once; the write stage
+    // is counted per emptied send queue, so at most once per answer.
+    for (const stage of ['validate', 'kafka', 'handoff']) {
+      assert.equal(count(text, stage) - count(before, stage), acks, stage);
+    }
+    const writes = count(text, 'write') - count(before, 'write');
+    assert.ok(writes >= 1 && writes <= acks + 1, `write stage counted ${writes} times`);
+    for (const stage of stages) {
+      const sum = sample(text, 'ingest_op_stage_seconds_sum', `stage="${stage}"`);
+      assert.ok(sum >= 0 && sum < 60, `${stage} sum ${sum}`);
+    }
+  });
+
   it('rate-limits ops per connection and asks to retry', async () => {
     const c = await connect(svc, docs[1], editorToken);
     const hello = await c.waitMessage((m) => m.type === 'HELLO');
