@@ -95,6 +95,18 @@ static long env_long(const char *name, long fallback)
     return value;
 }
 
+/* The numeric settings are read where they are used; checking them all first stops a
+ * run with a typo before it creates topics and a database it would then leave behind. */
+static void check_settings(void)
+{
+    static const char *const names[] = {
+        "BENCH_DOCS",    "BENCH_KEEP",       "BENCH_OPS",      "BENCH_PARTITIONS",
+        "BENCH_RATE",    "BENCH_RECORDS",    "BENCH_REPLAY",   "BENCH_REPLAY_REDIS_DB",
+        "BENCH_SECONDS", "BENCH_VIEWS_WAIT", "BENCH_VIEW_ROWS"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        (void)env_long(names[i], 0);
+}
+
 static void setup(bench *b, const char *mode)
 {
     memset(b, 0, sizeof *b);
@@ -887,6 +899,7 @@ int main(int argc, char **argv)
                 "COLLAB_*\n");
         return 2;
     }
+    check_settings();
     signal(SIGPIPE, SIG_IGN);
     mongoc_init();
     bench b;

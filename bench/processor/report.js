@@ -10,6 +10,8 @@ const read = (name) => JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`)
 const tp = read('throughput')
 const lat = read('latency')
 const rec = read('recovery')
+const loadFile = path.join(dir, 'latency-load.txt')
+const latencyLoad = fs.existsSync(loadFile) ? fs.readFileSync(loadFile, 'utf8').trim() : 'not recorded'
 const views = fs.existsSync(path.join(dir, 'views.json')) ? read('views') : null
 const ok = (cond) => (cond ? 'met' : '**not met**')
 const n = (x) => Number(x).toLocaleString('en-US')
@@ -38,10 +40,13 @@ join excluded). Recovery reads the log from the snapshotter group's committed of
 \`documents\` costs a scan of the collection, so the writer upserts at most 100 documents
 per round and writes the rows first (docs/decisions.md, "tools/replay and the view writer
 on FerretDB"). The latency is bounded below by the
-Kafka transaction commit (AddOffsetsToTxn, TxnOffsetCommit, EndTxn and the commit markers:
-\`processor_txn_commit_seconds\`): an op waits for the commit in progress and then its own,
-so p99 is about twice the p99 commit time, which depends on the broker's load; run the
-benchmark on a quiet machine to compare with the target. Raw results:
+Kafka transaction commit (AddPartitionsToTxn, produce, AddOffsetsToTxn, TxnOffsetCommit,
+EndTxn: \`processor_txn_commit_seconds\`): an op waits for the commit in progress and then
+its own. Transactions go to a ring of producers in turn (processor/txnring.h), so a commit
+no longer waits ~20 ms for the previous one's markers; what is left is the broker's own
+time, which on this machine is CPU-bound (the broker took about one of the two cores during
+the latency run). Load average (1/5/15 min) when the latency run began: ${latencyLoad}.
+Raw results:
 \`build-bench-processor/bench-results/\`.`
 
 const BEGIN = '<!-- bench:processor:begin (written by bench/processor/run.sh; edits here are overwritten) -->'

@@ -27,6 +27,7 @@ mkdir -p "$results"
 say "throughput (${BENCH_OPS:-200000} ops backlog, 1000 documents)"
 BENCH_DOCS=1000 "$build/bin/processor_bench" throughput | tee "$results/throughput.json"
 say "latency (${BENCH_RATE:-5000} ops/s for ${BENCH_SECONDS:-20} s, 100 documents)"
+cut -d' ' -f1-3 /proc/loadavg >"$results/latency-load.txt"
 BENCH_DOCS=100 "$build/bin/processor_bench" latency | tee "$results/latency.json"
 say "recovery (${BENCH_RECOVERY_DOCS:-10000} documents, ${BENCH_RECORDS:-1000000} log records)"
 BENCH_DOCS=${BENCH_RECOVERY_DOCS:-10000} "$build/bin/processor_bench" recovery |
