@@ -81,9 +81,9 @@ static void handle(bcfeed *f, const rd_kafka_message_t *msg)
     if (cavro_merged_op_decode(f->opts.avro, msg->payload, msg->len, &rec, err, sizeof err) ==
             CAVRO_OK &&
         strcmp(rec.doc_id, doc_id) == 0 && rec.doc_version > 0) {
-        out = bcwire_merged(f->opts.avro, bcwire_kind_name(rec.kind), (uint64_t)rec.doc_version,
-                            rec.op_id, rec.ingest_time_us, rec.payload.data, rec.payload.len, err,
-                            sizeof err);
+        out = bcwire_merged(f->opts.avro, cavro_merged_kind_name(rec.kind),
+                            (uint64_t)rec.doc_version, rec.op_id, rec.ingest_time_us,
+                            rec.payload.data, rec.payload.len, err, sizeof err);
     } else if (!err[0]) {
         snprintf(err, sizeof err, "record key and doc_id differ, or version < 1");
     }

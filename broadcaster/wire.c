@@ -22,19 +22,6 @@ static bcmsg *from_crdt_buf(crdt_buf *b, bcmsg_kind kind, uint64_t version, int6
     return bcmsg_from_buf(kind, version, ingest_us, bytes, len);
 }
 
-const char *bcwire_kind_name(enum cavro_merged_kind kind)
-{
-    switch (kind) {
-    case CAVRO_MERGED_YJS_UPDATE:
-        return "YJS_UPDATE";
-    case CAVRO_MERGED_ITEM_STATE:
-        return "ITEM_STATE";
-    case CAVRO_MERGED_ITEM_CONFLICT:
-        return "ITEM_CONFLICT";
-    }
-    return "UNKNOWN";
-}
-
 static char *item_json(const struct cavro_registry *reg, const uint8_t *payload, size_t len,
                        char *err, size_t err_size)
 {

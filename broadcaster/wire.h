@@ -25,9 +25,6 @@ bcmsg *bcwire_merged(const struct cavro_registry *reg, const char *kind, uint64_
                      const char *op_id, int64_t ingest_time_us, const uint8_t *payload, size_t len,
                      char *err, size_t err_size);
 
-/* The name of a MergedOp kind as MongoDB stores it. */
-const char *bcwire_kind_name(enum cavro_merged_kind kind);
-
 /* A RESYNC or ERROR message (one reference), or NULL when out of memory. */
 bcmsg *bcwire_resync(const char *reason);
 bcmsg *bcwire_error(const char *code, const char *message);

@@ -810,6 +810,12 @@ void cavro_snapshot_clear(struct cavro_snapshot *rec)
     memset(rec, 0, sizeof(*rec));
 }
 
+const char *cavro_merged_kind_name(enum cavro_merged_kind kind)
+{
+    size_t i = (size_t)kind;
+    return i < REC_COUNT(rec_merged_kinds) ? rec_merged_kinds[i] : "UNKNOWN";
+}
+
 const char *cavro_record_type(const struct cavro_registry *reg, const uint8_t *buf, size_t len)
 {
     uint64_t fingerprint = 0;

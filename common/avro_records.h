@@ -208,6 +208,11 @@ void cavro_snapshot_clear(struct cavro_snapshot *rec);
 
 /* Which record type single-object bytes hold ("collab.ClientOp", ...), by
  * fingerprint: NULL for an unknown schema or bad header. Borrowed from reg. */
+/* The schema's symbol of a merged kind ("YJS_UPDATE", "ITEM_STATE",
+ * "ITEM_CONFLICT"; "UNKNOWN" out of range): a static string, as stored in
+ * crdt_operations and sent to clients. */
+const char *cavro_merged_kind_name(enum cavro_merged_kind kind);
+
 const char *cavro_record_type(const struct cavro_registry *reg, const uint8_t *buf, size_t len);
 
 #endif

@@ -100,25 +100,12 @@ void docstore_get_counts(docstore *ds, docstore_counts *out)
     out->item_caches_newer = atomic_load(&c->item_caches_newer);
 }
 
-const char *docstore_merged_kind_name(enum cavro_merged_kind kind)
-{
-    switch (kind) {
-    case CAVRO_MERGED_YJS_UPDATE:
-        return "YJS_UPDATE";
-    case CAVRO_MERGED_ITEM_STATE:
-        return "ITEM_STATE";
-    case CAVRO_MERGED_ITEM_CONFLICT:
-        return "ITEM_CONFLICT";
-    }
-    return "UNKNOWN";
-}
-
 void docstore_op_from_merged(const struct cavro_merged_op *m, docstore_op *out)
 {
     *out = (docstore_op){.doc_id = m->doc_id,
                          .op_id = m->op_id,
                          .version = m->doc_version,
-                         .kind = docstore_merged_kind_name(m->kind),
+                         .kind = cavro_merged_kind_name(m->kind),
                          .user_id = m->user_id,
                          .client_id = m->client_id,
                          .ingest_time_us = m->ingest_time_us,

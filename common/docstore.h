@@ -103,9 +103,6 @@ typedef struct docstore_op {
  * from m, so m must outlive the use of *out. */
 void docstore_op_from_merged(const struct cavro_merged_op *m, docstore_op *out);
 
-/* "YJS_UPDATE", "ITEM_STATE", "ITEM_CONFLICT": the kind as stored (static string). */
-const char *docstore_merged_kind_name(enum cavro_merged_kind kind);
-
 /* Inserts ops into crdt_operations in one unordered batch; ops already stored
  * (duplicate key) count as success, so a retried or replayed batch is harmless. */
 docstore_status docstore_insert_ops(docstore *ds, const docstore_op *ops, size_t count, char *err,

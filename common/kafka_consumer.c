@@ -79,6 +79,39 @@ static void rebalance_callback(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+rd_kafka_t *ckafka_reader_new(ckafka_base *base, const char *brokers, const char *client_id,
+                              const char *group_id, const char *const *extra, char *err,
+                              size_t err_size)
+{
+    rd_kafka_conf_t *conf = ckafka_conf_new(base, brokers, client_id, err, err_size);
+    if (!conf)
+        return NULL;
+    /* One "key", "value" pair per line. */
+    /* clang-format off */
+    const char *settings[] = {
+        "group.id", group_id,
+        "enable.auto.commit", "false",
+        "enable.auto.offset.store", "false",
+        "isolation.level", "read_committed",
+        "enable.partition.eof", "true",
+        "auto.offset.reset", "earliest",
+        NULL,
+    };
+    /* clang-format on */
+    if (ckafka_conf_apply(conf, settings, err, err_size) != 0 ||
+        ckafka_conf_apply(conf, extra, err, err_size) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    char why[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
+    if (!rk) {
+        snprintf(err, err_size, "kafka reader: %s", why);
+        rd_kafka_conf_destroy(conf);
+    }
+    return rk;
+}
+
 ckafka_consumer *ckafka_consumer_new(const ckafka_consumer_opts *opts, char *err, size_t err_size)
 {
     if (!opts->group_id || !opts->topics || !opts->topics[0]) {

@@ -45,6 +45,19 @@ typedef struct ckafka_consumer_opts {
     const char *const *extra_config; /* "key", "value", ..., NULL */
 } ckafka_consumer_opts;
 
+/*
+ * A read_committed consumer handle for reading partitions to their end by
+ * assignment (rd_kafka_assign): it never joins group_id nor commits to it
+ * (group_id only names the group whose committed offsets rd_kafka_committed
+ * may read), and each partition's end comes as RD_KAFKA_RESP_ERR__PARTITION_EOF.
+ * extra: more "key", "value" pairs (NULL-terminated, may be NULL). base must
+ * outlive the handle. NULL with the reason in err; the caller destroys it with
+ * rd_kafka_destroy.
+ */
+rd_kafka_t *ckafka_reader_new(ckafka_base *base, const char *brokers, const char *client_id,
+                              const char *group_id, const char *const *extra, char *err,
+                              size_t err_size);
+
 /* Creates the consumer and subscribes. NULL with the reason in err. Free
  * with ckafka_consumer_free. */
 ckafka_consumer *ckafka_consumer_new(const ckafka_consumer_opts *opts, char *err, size_t err_size);

@@ -211,12 +211,25 @@ int ckafka_producer_warm(ckafka_producer *p, const char *topic, int timeout_ms, 
                  rd_kafka_err2str(rd_kafka_last_error()));
         return -1;
     }
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t kerr = rd_kafka_metadata(p->rk, 0, rkt, &md, timeout_ms);
-    if (!kerr && (md->topic_cnt != 1 || md->topics[0].err))
-        kerr = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
-    if (md)
-        rd_kafka_metadata_destroy(md);
+    /* A topic created a moment ago may not be in every broker's metadata
+     * yet: ask again until the deadline. */
+    int64_t deadline = util_now_ms() + timeout_ms;
+    util_backoff backoff;
+    util_backoff_init(&backoff, 20, 500);
+    rd_kafka_resp_err_t kerr;
+    for (;;) {
+        const struct rd_kafka_metadata *md = NULL;
+        int64_t left = deadline - util_now_ms();
+        kerr = rd_kafka_metadata(p->rk, 0, rkt, &md, (int)(left > 1 ? left : 1));
+        if (!kerr && (md->topic_cnt != 1 || md->topics[0].err))
+            kerr = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        int64_t pause = util_backoff_next(&backoff);
+        if (!kerr || util_now_ms() + pause >= deadline)
+            break;
+        util_sleep_ms(pause);
+    }
     if (kerr) {
         snprintf(err, err_size, "metadata of %s: %s", topic, rd_kafka_err2str(kerr));
         rd_kafka_topic_destroy(rkt);

@@ -57,7 +57,8 @@ ckafka_producer *ckafka_producer_new(const ckafka_producer_opts *opts, char *err
  * life. Without it, the first message to a topic waits for librdkafka's
  * periodic refresh of unknown topics (about a second): a latency spike on
  * every start and, for transactional producers, on every producer's first
- * transaction. -1 with the reason in err (unknown topic, broker down).
+ * transaction. A topic not (yet) in the metadata is asked for again until
+ * timeout_ms. -1 with the reason in err (unknown topic, broker down).
  */
 int ckafka_producer_warm(ckafka_producer *p, const char *topic, int timeout_ms, char *err,
                          size_t err_size);

@@ -270,7 +270,7 @@ static void push_op_view(ppipe *p, pdoc *d, const pending_op *op)
     docstore_op sop = {.doc_id = d->id,
                        .op_id = op->op_id,
                        .version = op->version,
-                       .kind = docstore_merged_kind_name(op->kind),
+                       .kind = cavro_merged_kind_name(op->kind),
                        .user_id = op->user_id,
                        .client_id = op->client_id,
                        .ingest_time_us = op->ingest_time_us,

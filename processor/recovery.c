@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/kafka_config.h"
+#include "common/kafka_consumer.h"
 #include "common/util.h"
 #include "processor/items_json.h"
 #include "processor/merge.h"
@@ -177,34 +178,8 @@ pdoc *precover_load_doc(const precover_ctx *ctx, pdoc_table *t, const char *doc_
 static rd_kafka_t *tail_consumer(const precover_ctx *ctx, ckafka_base *base, char *err,
                                  size_t err_size)
 {
-    rd_kafka_conf_t *conf =
-        ckafka_conf_new(base, ctx->brokers, "processor-recovery", err, err_size);
-    if (!conf)
-        return NULL;
-    const char *settings[] = {"group.id",
-                              ctx->snapshotter_group,
-                              "enable.auto.commit",
-                              "false",
-                              "enable.auto.offset.store",
-                              "false",
-                              "isolation.level",
-                              "read_committed",
-                              "enable.partition.eof",
-                              "true",
-                              "auto.offset.reset",
-                              "earliest",
-                              NULL};
-    if (ckafka_conf_apply(conf, settings, err, err_size) != 0) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    char why[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
-    if (!rk) {
-        snprintf(err, err_size, "recovery consumer: %s", why);
-        rd_kafka_conf_destroy(conf);
-    }
-    return rk;
+    return ckafka_reader_new(base, ctx->brokers, "processor-recovery", ctx->snapshotter_group, NULL,
+                             err, err_size);
 }
 
 /* Replays one record of the tail into its document (loaded first if

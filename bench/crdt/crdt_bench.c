@@ -15,6 +15,7 @@
  */
 #include "crdt/crdt.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,11 +81,24 @@ static long bench_current_rss_kb(void)
     FILE *f = fopen("/proc/self/statm", "r");
     if (!f)
         return -1;
-    long pages_total = 0, pages_resident = 0;
-    int n = fscanf(f, "%ld %ld", &pages_total, &pages_resident);
+    char line[128];
+    char *got = fgets(line, sizeof(line), f);
     fclose(f);
+    if (!got)
+        return -1;
+    /* "size resident shared ...", in pages: the second number is the one wanted. strtol
+     * rather than sscanf, which cannot report a number out of range. */
+    long pages[2];
+    char *end = line;
+    for (int i = 0; i < 2; i++) {
+        char *start = end;
+        errno = 0;
+        pages[i] = strtol(start, &end, 10);
+        if (end == start || errno != 0 || pages[i] < 0)
+            return -1;
+    }
     long page_kb = sysconf(_SC_PAGESIZE) / 1024;
-    return n == 2 ? pages_resident * page_kb : -1;
+    return pages[1] * page_kb;
 }
 
 static crdt_doc *bench_new_doc(void)
@@ -157,7 +171,7 @@ static int bench_apply(const char *stream_path, const char *expected_path, int r
     bench_buf stream = {0}, expected = {0};
     double *apply_ms = calloc((size_t)repeats * 3, sizeof(double));
     double *encode_ms = apply_ms ? apply_ms + repeats : NULL;
-    double *load_ms = apply_ms ? apply_ms + 2 * repeats : NULL;
+    double *load_ms = apply_ms ? apply_ms + 2 * (size_t)repeats : NULL;
     size_t state_bytes = 0;
     int rc = -1;
     if (!apply_ms || bench_read_file(stream_path, &stream) != 0 ||

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/kafka_config.h"
+#include "common/kafka_consumer.h"
 #include "common/util.h"
 
 /* Where each partition ends for this read. */
@@ -24,9 +25,6 @@ typedef struct part_end {
 static rd_kafka_t *new_consumer(const replay_log_opts *o, ckafka_base *base, char *err,
                                 size_t err_size)
 {
-    rd_kafka_conf_t *conf = ckafka_conf_new(base, o->brokers, "collab-replay", err, err_size);
-    if (!conf)
-        return NULL;
     char timeout[32], group[96];
     snprintf(timeout, sizeof timeout, "%d", o->timeout_ms);
     /* librdkafka's assign needs a group id, but assign never joins it and
@@ -34,33 +32,11 @@ static rd_kafka_t *new_consumer(const replay_log_opts *o, ckafka_base *base, cha
      * uses, so a replay never disturbs the services' consumer groups. */
     snprintf(group, sizeof group, "collab-replay-%ld-%lld", (long)getpid(),
              (long long)util_wall_ns());
-    const char *settings[] = {"group.id",
-                              group,
-                              "enable.auto.commit",
-                              "false",
-                              "enable.auto.offset.store",
-                              "false",
-                              "isolation.level",
-                              "read_committed",
-                              "enable.partition.eof",
-                              "true",
-                              "auto.offset.reset",
-                              "earliest",
-                              "socket.timeout.ms",
-                              timeout,
-                              NULL};
-    if (ckafka_conf_apply(conf, settings, err, err_size) != 0) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    char why[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
-    if (!rk) {
-        snprintf(err, err_size, "kafka consumer: %s", why);
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    rd_kafka_poll_set_consumer(rk);
+    const char *extra[] = {"socket.timeout.ms", timeout, NULL};
+    rd_kafka_t *rk =
+        ckafka_reader_new(base, o->brokers, "collab-replay", group, extra, err, err_size);
+    if (rk)
+        rd_kafka_poll_set_consumer(rk);
     return rk;
 }
 

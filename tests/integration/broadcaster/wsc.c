@@ -108,6 +108,28 @@ wsc *wsc_connect_begin(int port, const char *target, const char *extra_headers, 
     return c;
 }
 
+/* The code of an HTTP/1.x status line ("HTTP/1.1 101 Switching Protocols"), 0 when `head`
+ * does not start with one. `head` holds at least a whole response head, so every scan stops
+ * at its CRLF. strtol rather than sscanf, which cannot report a number out of range. */
+static int status_code(const char *head)
+{
+    static const char version[] = "HTTP/1.";
+    if (strncmp(head, version, sizeof version - 1) != 0)
+        return 0;
+    const char *p = head + sizeof version - 1;
+    if (*p < '0' || *p > '9')
+        return 0;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (*p != ' ')
+        return 0;
+    char *end = NULL;
+    long code = strtol(p + 1, &end, 10);
+    if (end == p + 1 || code < 100 || code > 999)
+        return 0;
+    return (int)code;
+}
+
 int wsc_connect_end(wsc *c, int *status, char *body, size_t body_size)
 {
     *status = 0;
@@ -127,9 +149,7 @@ int wsc_connect_end(wsc *c, int *status, char *body, size_t body_size)
         wsc_close(c);
         return -1;
     }
-    int code = 0;
-    if (sscanf((const char *)c->buf, "HTTP/1.%*d %d", &code) != 1)
-        code = 0;
+    int code = status_code((const char *)c->buf);
     *status = code;
     size_t head = (size_t)(end - (char *)c->buf) + 4;
     if (code != 101) {

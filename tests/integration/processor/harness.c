@@ -359,8 +359,16 @@ int ph_read_merged(ph_env *env, const char *doc_id, size_t want, int timeout_ms,
             CAVRO_OK) {
             if (!doc_id || strcmp(m.doc_id, doc_id) == 0) {
                 if (out->count == out->cap) {
-                    out->cap = out->cap ? out->cap * 2 : 64;
-                    out->records = realloc(out->records, out->cap * sizeof *out->records);
+                    size_t cap = out->cap ? out->cap * 2 : 64;
+                    struct cavro_merged_op *grown = realloc(out->records, cap * sizeof *grown);
+                    if (!grown) {
+                        cavro_merged_op_clear(&m);
+                        rd_kafka_message_destroy(msg);
+                        ckafka_consumer_free(c);
+                        return -1;
+                    }
+                    out->records = grown;
+                    out->cap = cap;
                 }
                 out->records[out->count++] = m;
             } else {
@@ -401,8 +409,16 @@ int ph_read_dlq(ph_env *env, size_t want, int timeout_ms, struct cavro_dlq_recor
         if (cavro_dlq_record_decode(env->avro, msg->payload, msg->len, &r, why, sizeof why) ==
             CAVRO_OK) {
             if (*count == cap) {
-                cap = cap ? cap * 2 : 16;
-                *out = realloc(*out, cap * sizeof **out);
+                size_t bigger = cap ? cap * 2 : 16;
+                struct cavro_dlq_record *grown = realloc(*out, bigger * sizeof *grown);
+                if (!grown) {
+                    cavro_dlq_record_clear(&r);
+                    rd_kafka_message_destroy(msg);
+                    ckafka_consumer_free(c);
+                    return -1;
+                }
+                *out = grown;
+                cap = bigger;
             }
             (*out)[(*count)++] = r;
         }
@@ -580,10 +596,16 @@ static uint64_t next_rand(ph_workload *w)
 ph_workload *ph_workload_new(ph_env *env, const char *name, size_t docs, uint64_t seed)
 {
     ph_workload *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
     w->env = env;
     w->rng = seed ? seed : 88172645463325252u;
-    w->doc_count = docs;
     w->docs = calloc(docs, sizeof *w->docs);
+    if (!w->docs) {
+        free(w);
+        return NULL;
+    }
+    w->doc_count = docs;
     for (size_t i = 0; i < docs; i++) {
         char n[64];
         snprintf(n, sizeof n, "%s-%zu", name, i);
@@ -592,7 +614,10 @@ ph_workload *ph_workload_new(ph_env *env, const char *name, size_t docs, uint64_
             crdt_options o;
             crdt_options_init(&o);
             o.client_id = 1000 + i * 2 + (size_t)c;
-            crdt_doc_new(&o, &w->docs[i].clients[c]);
+            if (crdt_doc_new(&o, &w->docs[i].clients[c]) != CRDT_OK) {
+                ph_workload_free(w); /* the docs not made yet are NULL */
+                return NULL;
+            }
         }
     }
     return w;
@@ -614,15 +639,24 @@ void ph_workload_free(ph_workload *w)
     free(w);
 }
 
-static void keep_update(wl_doc *d, uint8_t *u, size_t len)
+/* Takes u (freed with the workload); -1 when out of memory, u then still the caller's. */
+static int keep_update(wl_doc *d, uint8_t *u, size_t len)
 {
     if (d->count == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 64;
-        d->updates = realloc(d->updates, d->cap * sizeof *d->updates);
-        d->lens = realloc(d->lens, d->cap * sizeof *d->lens);
+        size_t cap = d->cap ? d->cap * 2 : 64;
+        uint8_t **updates = realloc(d->updates, cap * sizeof *updates);
+        if (!updates)
+            return -1;
+        d->updates = updates;
+        size_t *lens = realloc(d->lens, cap * sizeof *lens);
+        if (!lens)
+            return -1;
+        d->lens = lens;
+        d->cap = cap;
     }
     d->updates[d->count] = u;
     d->lens[d->count++] = len;
+    return 0;
 }
 
 int ph_workload_send(ph_workload *w, size_t n)
@@ -661,7 +695,10 @@ int ph_workload_send(ph_workload *w, size_t n)
             free(u);
             return -1;
         }
-        keep_update(d, u, ulen);
+        if (keep_update(d, u, ulen) != 0) {
+            free(u);
+            return -1;
+        }
         w->sent++;
     }
     return ph_flush(w->env);
@@ -702,8 +739,12 @@ void ph_workload_verify(ph_workload *w, int timeout_ms)
         char why[256];
         if (!ph_versions_ok(&m, why, sizeof why))
             fail_msg("%s: %s", d->id, why);
-        const uint8_t **ups = calloc(m.count, sizeof *ups);
-        size_t *lens = calloc(m.count, sizeof *lens);
+        /* At least one slot: calloc(0, ...) may return NULL, indistinguishable from no memory. */
+        size_t slots = m.count > 0 ? m.count : 1;
+        const uint8_t **ups = calloc(slots, sizeof *ups);
+        size_t *lens = calloc(slots, sizeof *lens);
+        assert_non_null(ups);
+        assert_non_null(lens);
         for (size_t k = 0; k < m.count; k++) {
             ups[k] = m.records[k].payload.data;
             lens[k] = m.records[k].payload.len;

@@ -106,13 +106,15 @@ typedef struct ph_merged {
  * Reads the whole merged topic (every partition, from the beginning) until
  * `want` records of doc_id are there (doc_id NULL: of any document) or the
  * deadline passes. Returns the records of that document (all when NULL), in
- * log order. Free with ph_merged_free.
+ * log order. Free with ph_merged_free, also after a failure. 0, or -1 when no
+ * reader could be made or memory ran out (what was read so far stays in *out).
  */
 int ph_read_merged(ph_env *env, const char *doc_id, size_t want, int timeout_ms, ph_merged *out);
 void ph_merged_free(ph_merged *m);
 
 /* Reads the DLQ topic until `want` records are there or the deadline passes.
- * Caller frees each with cavro_dlq_record_clear and the array with free. */
+ * Caller frees each with cavro_dlq_record_clear and the array with free, also
+ * after a failure. 0, or -1 when no reader could be made or memory ran out. */
 int ph_read_dlq(ph_env *env, size_t want, int timeout_ms, struct cavro_dlq_record **out,
                 size_t *count);
 
@@ -137,7 +139,8 @@ char *ph_view_text(ph_env *env, const char *doc_id, int64_t *version);
 /* A text-editing workload: `docs` documents, two clients each that edit
  * concurrently and sync now and then, every edit produced as a Yjs op. The
  * reference is every update applied to a fresh document (the crdt engine,
- * which the differential tests check against Yjs). */
+ * which the differential tests check against Yjs). NULL when out of memory;
+ * the caller frees it with ph_workload_free. */
 typedef struct ph_workload ph_workload;
 ph_workload *ph_workload_new(ph_env *env, const char *name, size_t docs, uint64_t seed);
 void ph_workload_free(ph_workload *w);

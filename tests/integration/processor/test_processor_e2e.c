@@ -6,6 +6,7 @@
  * resolve, lww by timestamp, then by client id) through collab.ops ->
  * collab.merged -> MongoDB items / Redis item:{doc}:{item}.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -177,9 +178,12 @@ static void test_poison_records_to_dlq(void **state)
     struct cavro_dlq_record *dlq;
     size_t count;
     assert_int_equal(ph_read_dlq(&f->env, 3, PH_TIMEOUT_MS, &dlq, &count), 0);
-    assert_int_equal(count, 3);
-    const char *codes[] = {"avro_undecodable", "yjs_rejected", "key_mismatch"};
-    for (size_t i = 0; i < count; i++) {
+    /* One reason per poison record, in the order they were sent. The loop is bounded by
+     * this list: cmocka's failed assertions end the test, but the analyzer cannot see that. */
+    static const char *const codes[] = {"avro_undecodable", "yjs_rejected", "key_mismatch"};
+    const size_t code_count = sizeof codes / sizeof codes[0];
+    assert_int_equal(count, code_count);
+    for (size_t i = 0; i < code_count; i++) {
         assert_string_equal(dlq[i].reason_code, codes[i]);
         assert_true(strlen(dlq[i].reason) > 0);
         assert_string_equal(dlq[i].topic, f->env.ops_topic);
@@ -232,6 +236,15 @@ static bool sibling_is(const struct cavro_item_sibling *s, const char *value)
 /* 2024-05-18 12:34:55 and :56 UTC in ms. */
 #define T55 1716035695000LL
 #define T56 1716035696000LL
+
+/* Whether `text` is exactly the decimal `value` (a view field Redis returns as a string). */
+static bool decimal_equals(const char *text, int64_t value)
+{
+    char *end = NULL;
+    errno = 0;
+    long long parsed = strtoll(text, &end, 10);
+    return errno == 0 && end != text && *end == '\0' && parsed == (long long)value;
+}
 
 static void test_items_manual_conflict_and_resolve(void **state)
 {
@@ -302,7 +315,7 @@ static void test_items_manual_conflict_and_resolve(void **state)
         r = credis_command(f->env.redis, "HMGET %s revision version value conflict", key);
         assert_non_null(r);
         if (r->element[0]->type == REDIS_REPLY_STRING &&
-            atoll(r->element[0]->str) == (long long)revision)
+            decimal_equals(r->element[0]->str, revision))
             break;
         freeReplyObject(r);
         r = NULL;

@@ -41,6 +41,7 @@ static void test_sigkill_failover(void **state)
     ph_env env;
     assert_int_equal(ph_env_init(&env, "failover", 4), 0);
     ph_workload *w = ph_workload_new(&env, "doc", DOCS, 42);
+    assert_non_null(w);
     ph_proc a, b;
     assert_int_equal(ph_start_processor(&env, "a", NULL, &a), 0);
     assert_int_equal(ph_start_processor(&env, "b", NULL, &b), 0);
@@ -68,6 +69,7 @@ static void test_rebalance(void **state)
     ph_env env;
     assert_int_equal(ph_env_init(&env, "rebalance", 4), 0);
     ph_workload *w = ph_workload_new(&env, "doc", DOCS, 7);
+    assert_non_null(w);
     ph_proc a, b;
     assert_int_equal(ph_start_processor(&env, "a", NULL, &a), 0);
     assert_int_equal(ph_workload_send(w, 200), 0);

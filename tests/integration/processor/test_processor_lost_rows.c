@@ -41,6 +41,7 @@ static void test_rows_lost_by_processor_are_stored(void **state)
     ph_env env;
     assert_int_equal(ph_env_init(&env, "lostrows", 2), 0);
     ph_workload *w = ph_workload_new(&env, "doc", DOCS, 1234);
+    assert_non_null(w);
     ph_proc a, b, snap;
     const char *snap_flags[] = {"--every-ops", "10", "--every-time", "500ms", NULL};
     const char *no_views[] = {"--view-queue", "1", NULL};

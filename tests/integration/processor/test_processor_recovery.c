@@ -57,6 +57,7 @@ static void test_recovery_from_snapshot_and_log(void **state)
     ph_env env;
     assert_int_equal(ph_env_init(&env, "recovery", 2), 0);
     ph_workload *w = ph_workload_new(&env, "doc", DOCS, 99);
+    assert_non_null(w);
     ph_proc p1, p2, snap;
     const char *snap_flags[] = {"--every-ops", "10", "--every-time", "500ms", NULL};
     assert_int_equal(ph_start_processor(&env, "p1", NULL, &p1), 0);

@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
     }
-    if (size == 0 || size > 2 * AUTHTOKEN_MAX_LEN) {
+    if (size == 0 || size > 2 * (size_t)AUTHTOKEN_MAX_LEN) {
         return 0;
     }
     char *signed_token = NULL;

@@ -173,8 +173,10 @@ static void test_deep_nesting_is_refused(void **state)
     for (size_t i = 0; i < depth; i++) {
         json[n++] = '[';
     }
-    memcpy(json + n, "\"int\"", 5);
-    n += 5;
+    /* Never NUL-terminated, on purpose: cavro_pcf_from_json is bounded by its length. */
+    static const char leaf[] = "\"int\"";
+    memcpy(json + n, leaf, sizeof(leaf) - 1);
+    n += sizeof(leaf) - 1;
     for (size_t i = 0; i < depth; i++) {
         json[n++] = ']';
     }

@@ -4,6 +4,7 @@
  * ClientOp revision decodes with the new fields' defaults, bad values are
  * refused on encode, and a failed decode leaves a zeroed record.
  */
+#include <assert.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,6 +51,17 @@ static void assert_clock(const struct cavro_clock *got, const struct cavro_clock
         assert_int_equal(got->entries[i].client_id, want->entries[i].client_id);
         assert_int_equal(got->entries[i].counter, want->entries[i].counter);
     }
+}
+
+/* The child `name` of `record`. A failed cmocka assertion longjmps out of the test, but
+ * cmocka does not declare it noreturn, so clang's analyzer follows the failed path on to
+ * the interface avro-c never set; the assert() states the invariant for it. */
+static avro_value_t field(avro_value_t *record, const char *name)
+{
+    avro_value_t v = {NULL, NULL};
+    assert_int_equal(avro_value_get_by_name(record, name, &v, NULL), 0);
+    assert(v.iface != NULL);
+    return v;
 }
 
 static void test_client_op_round_trip(void **state)
@@ -101,18 +113,18 @@ static void test_client_op_from_revision_1(void **state)
     static const char *const strings[][2] = {{"doc_id", "d1"}, {"op_id", "o1"}, {"user_id", "u1"}};
     avro_value_t v;
     for (size_t i = 0; i < 3; i++) {
-        assert_int_equal(avro_value_get_by_name(&rec, strings[i][0], &v, NULL), 0);
+        v = field(&rec, strings[i][0]);
         assert_int_equal(avro_value_set_string(&v, strings[i][1]), 0);
     }
-    assert_int_equal(avro_value_get_by_name(&rec, "client_id", &v, NULL), 0);
+    v = field(&rec, "client_id");
     assert_int_equal(avro_value_set_long(&v, 31), 0);
-    assert_int_equal(avro_value_get_by_name(&rec, "kind", &v, NULL), 0);
+    v = field(&rec, "kind");
     assert_int_equal(avro_value_set_enum(&v, 1), 0);
-    assert_int_equal(avro_value_get_by_name(&rec, "payload", &v, NULL), 0);
+    v = field(&rec, "payload");
     assert_int_equal(avro_value_set_bytes(&v, (void *)"pl", 2), 0);
-    assert_int_equal(avro_value_get_by_name(&rec, "client_time_us", &v, NULL), 0);
+    v = field(&rec, "client_time_us");
     assert_int_equal(avro_value_set_long(&v, 11), 0);
-    assert_int_equal(avro_value_get_by_name(&rec, "ingest_time_us", &v, NULL), 0);
+    v = field(&rec, "ingest_time_us");
     assert_int_equal(avro_value_set_long(&v, 22), 0);
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -378,16 +390,16 @@ static void test_decode_refuses_unsorted_clock(void **state)
     avro_value_t rec;
     assert_int_equal(avro_generic_value_new(v2->iface, &rec), 0);
     avro_value_t v;
-    assert_int_equal(avro_value_get_by_name(&rec, "payload", &v, NULL), 0);
+    v = field(&rec, "payload");
     assert_int_equal(avro_value_set_bytes(&v, (void *)"p", 1), 0);
-    assert_int_equal(avro_value_get_by_name(&rec, "version_vector", &v, NULL), 0);
+    v = field(&rec, "version_vector");
     static const int64_t ids[] = {5, 3};
     for (size_t i = 0; i < 2; i++) {
-        avro_value_t entry;
-        avro_value_t field;
+        avro_value_t entry = {NULL, NULL};
         assert_int_equal(avro_value_append(&v, &entry, NULL), 0);
-        assert_int_equal(avro_value_get_by_name(&entry, "client_id", &field, NULL), 0);
-        assert_int_equal(avro_value_set_long(&field, ids[i]), 0);
+        assert(entry.iface != NULL); /* see field() */
+        avro_value_t client_id = field(&entry, "client_id");
+        assert_int_equal(avro_value_set_long(&client_id, ids[i]), 0);
     }
     uint8_t *buf = NULL;
     size_t len = 0;
