@@ -16,7 +16,7 @@
 
 /* One write carries at most this many framed bytes, and this many
  * messages; a bigger message is written alone. */
-#define SCRATCH_BYTES (256 * 1024)
+#define SCRATCH_BYTES ((size_t)256 * 1024)
 #define MAX_BATCH     1024
 #define TICK_US       (1000 * LWS_US_PER_MS)
 

@@ -21,7 +21,7 @@
 #include "ingest/metrics.h"
 
 /* Request bodies larger than this are refused with 413 payload_too_large. */
-#define INGEST_API_MAX_BODY (64 * 1024)
+#define INGEST_API_MAX_BODY ((size_t)64 * 1024)
 
 typedef struct ingest_api_request {
     wshttp_method method;

@@ -5,6 +5,7 @@
  * one ACK or NACK, awareness to Redis, ERROR and close for what cannot be
  * answered. Runs on the lws service thread; see server_internal.h.
  */
+#include <assert.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 /* Head of an oversized message kept to read its type and op id. */
 #define OVERSIZED_HEAD 256
 /* A client that stops reading its answers is cut off at this backlog. */
-#define MAX_QUEUED_BYTES (16u * 1024 * 1024)
+#define MAX_QUEUED_BYTES ((size_t)16 * 1024 * 1024)
 
 static void refuse(ingest_server *srv, struct lws *wsi, unsigned int status, const char *code,
                    const char *message)
@@ -455,6 +456,10 @@ void ingest_conn_shutdown_all(ingest_server *srv)
 
 void ingest_conn_free_all(ingest_server *srv)
 {
-    while (srv->conns)
-        conn_free(srv, srv->conns);
+    while (srv->conns) {
+        ingest_conn *head = srv->conns;
+        /* The head has no predecessor: conn_free moves srv->conns on. */
+        assert(head->prev == NULL);
+        conn_free(srv, head);
+    }
 }

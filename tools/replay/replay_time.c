@@ -83,7 +83,7 @@ static int parse_rfc3339(const char *text, int64_t *us)
         int om = expect(&p, ":") ? -1 : digits(&p, 2);
         if (oh < 0 || oh > 23 || om < 0 || om > 59)
             return -1;
-        offset_s = sign * (oh * 3600 + om * 60);
+        offset_s = (int64_t)sign * ((int64_t)oh * 3600 + (int64_t)om * 60);
     } else {
         return -1; /* RFC 3339 requires the offset */
     }

@@ -287,7 +287,8 @@ static int verify_cached_item(replay_ctx *c, pdoc *d, const docstore_item *want)
     if (same_version(c, what, have.revision, want->revision)) {
         size_t want_len = want->value ? want->value_len : 0;
         if (!same_json(have.state_json, want->state_json) || have.conflict != want->conflict ||
-            have.value_len != want_len || (want_len && memcmp(have.value, want->value, want_len)))
+            have.value_len != want_len ||
+            (want_len && memcmp(have.value, want->value, want_len) != 0))
             replay_difference(c, "%s: state, value or conflict differ at revision %" PRId64, what,
                               want->revision);
     }

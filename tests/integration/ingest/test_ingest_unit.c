@@ -198,7 +198,9 @@ static void test_bearer_subprotocol(void **state)
     assert_null(wsauth_find_bearer_protocol("collab.v1", &n));
     assert_null(wsauth_find_bearer_protocol("bearer.", &n));
     t = wsauth_find_bearer_protocol("bearer.x ,collab.v1", &n);
+    assert_non_null(t);
     assert_int_equal(n, 1);
+    assert_memory_equal(t, "x", 1);
 }
 
 static void test_bucket(void **state)

@@ -20,7 +20,7 @@
 
 #define DOCS 240
 
-static docstore_doc_version *versions_at(char (*ids)[64], int64_t version, uint8_t *sv)
+static docstore_doc_version *versions_at(char (*ids)[64], int64_t version, const uint8_t *sv)
 {
     docstore_doc_version *v = calloc(DOCS, sizeof *v);
     for (size_t i = 0; i < DOCS; i++)

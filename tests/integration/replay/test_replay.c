@@ -143,8 +143,10 @@ static void expect_output(const run_result *r, const char *text)
 static int64_t summary_value(const run_result *r, const char *label)
 {
     const char *p = strstr(r->output, label);
-    if (!p)
+    if (!p) {
         fail_msg("summary lacks \"%s\":\n%s", label, r->output);
+        return -1; /* not reached: fail_msg leaves the test */
+    }
     return strtoll(p + strlen(label), NULL, 10);
 }
 
@@ -592,8 +594,9 @@ static void test_until_cuts_at_the_right_record(void **state)
     assert_int_equal(cut.row_count, want);
     for (size_t i = 0; i < want; i++)
         assert_int_equal(cut.rows[i].version, (int64_t)i + 1);
-    const uint8_t **ups = calloc(want, sizeof *ups);
-    size_t *lens = calloc(want, sizeof *lens);
+    assert_true(want > 0);
+    const uint8_t **ups = calloc(want ? want : 1, sizeof *ups);
+    size_t *lens = calloc(want ? want : 1, sizeof *lens);
     for (size_t i = 0; i < want; i++) {
         ups[i] = m.records[i].payload.data;
         lens[i] = m.records[i].payload.len;

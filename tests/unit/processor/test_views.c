@@ -77,7 +77,7 @@ static void test_sequence_and_pending(void **state)
 static void test_full_queue_refuses_and_keeps_room_for_states(void **state)
 {
     fixture *f = *state;
-    size_t max = 64 * 1024;
+    size_t max = (size_t)64 * 1024;
     pviews *v = pviews_new(NULL, max, f->reg, f->log);
     uint8_t payload[1024] = {0};
     docstore_op op = op_of(1, payload, sizeof payload);
