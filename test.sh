@@ -6,7 +6,7 @@
 # failure.
 #
 #   ./test.sh                 every test
-#   ./test.sh -L unit         one group (unit | integration | e2e | fuzz), any ctest args
+#   ./test.sh -L unit         one group (unit | integration | e2e | fuzz | static), any ctest args
 #
 # Environment: COLLAB_TEST_BUILD_DIR (default build), COLLAB_TEST_JOBS (default 2),
 # and everything deploy/local/env.sh documents (ports, external servers).
@@ -30,7 +30,7 @@ cmake --build "$build_dir" -j"$jobs"
 
 # Only groups that talk to servers need the stack; a unit-only run skips it.
 need_stack=1
-case " $* " in *" -L unit "*|*" -L fuzz "*) need_stack=0 ;; esac
+case " $* " in *" -L unit "*|*" -L fuzz "*|*" -L static "*) need_stack=0 ;; esac
 
 started_by_us=0
 if [ "$need_stack" = 1 ]; then

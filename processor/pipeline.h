@@ -41,7 +41,7 @@ typedef struct ppipe_config {
     const char *snapshotter_group;
     const char *transactional_id;
     const char *instance_id; /* "service" of DLQ records */
-    int txn_producers; /* transactional producers used in turn (processor/txnring.h) */
+    int txn_producers;       /* transactional producers used in turn (processor/txnring.h) */
     int batch_max_ops;
     int64_t batch_max_ms;
     size_t max_docs;

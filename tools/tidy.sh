@@ -9,7 +9,8 @@
 #                (default: build-tidy); a Debug clang build sees the same code as the tests
 #   path-prefix  only files under these folders of the tree, e.g. crdt processor/items.c
 #
-# Too slow for ctest (several minutes on two cores); see docs/operations.md.
+# Run by ctest as static_clang_tidy (label static; 1.5 min on two quiet cores, longer
+# when they are busy); see docs/operations.md.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
