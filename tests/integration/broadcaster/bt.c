@@ -185,23 +185,9 @@ int bt_start(bt_env *env, const char *const *extra)
     for (size_t i = 0; extra && extra[i] && n < 62; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = itest_spawn(path, argv, env->log_path);
     if (pid < 0)
         return -1;
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        int fd = open(env->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, STDERR_FILENO);
-            dup2(fd, STDOUT_FILENO);
-            close(fd);
-        }
-        execv(path, (char *const *)argv);
-        _exit(127);
-    }
     env->pid = pid;
     int64_t deadline = util_now_ms() + 60000;
     while (util_now_ms() < deadline) {

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,27 +123,9 @@ static int spawn(const ph_env *env, const char *program, const char *instance,
     for (size_t i = 0; extra && extra[i] && n < 62; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = itest_spawn(path, argv, log_path);
     if (pid < 0)
         return -1;
-    if (pid == 0) {
-        /* The tests run with SIGTERM/SIGINT maybe blocked: unblock for the child. */
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        /* A failed assertion leaves the test without stopping its services:
-         * they die with the test process instead of running on. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, STDERR_FILENO);
-            dup2(fd, STDOUT_FILENO);
-            close(fd);
-        }
-        execv(path, (char *const *)argv);
-        _exit(127);
-    }
     out->pid = pid;
     snprintf(out->name, sizeof out->name, "%s/%s", program, instance);
     return 0;

@@ -1,8 +1,13 @@
 /* itest_support.c - see itest_support.h. */
 #include "tests/integration/support/itest_support.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include "common/kafka_admin.h"
 #include "common/util.h"
@@ -57,4 +62,25 @@ void itest_drop_run(const char *brokers, clog *log, const char *const *topics, c
         mongoc_database_destroy(db);
         cmongo_release(mongo, client);
     }
+}
+
+pid_t itest_spawn(const char *path, const char *const *argv, const char *log_path)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    /* The tests may run with SIGTERM/SIGINT blocked: unblock for the child. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+        dup2(fd, STDERR_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        close(fd);
+    }
+    execv(path, (char *const *)argv);
+    _exit(127);
 }

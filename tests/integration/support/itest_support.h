@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/kafka_producer.h"
 #include "common/log.h"
@@ -32,6 +33,12 @@ void itest_on_delivery(void *userdata, void *msg_opaque, rd_kafka_resp_err_t err
  * Kafka confirmed it, -1 otherwise. */
 int itest_produce_and_wait(ckafka_producer *producer, const char *topic, const char *key,
                            const void *value, size_t len);
+
+/* Starts program `path` with the NULL-terminated `argv` (argv[0] included) as
+ * a child process: signals unblocked, stdout and stderr appended to
+ * `log_path`, killed when the test process dies (a failed assertion must not
+ * leave services running). The child's pid, or -1 when fork failed. */
+pid_t itest_spawn(const char *path, const char *const *argv, const char *log_path);
 
 /* Best-effort teardown of one run: deletes each topic of the NULL-terminated
  * `topics` and drops database `mongo_db` (when `mongo` is not NULL). */
