@@ -768,3 +768,14 @@ void ph_workload_verify(ph_workload *w, int timeout_ms)
         free(merged);
     }
 }
+
+int64_t ph_snapshot_version(ph_env *env, const char *doc)
+{
+    struct cavro_snapshot snap;
+    char err[256];
+    if (docstore_latest_snapshot(env->ds, doc, &snap, err, sizeof err) != DOCSTORE_OK)
+        return 0;
+    int64_t v = snap.doc_version;
+    cavro_snapshot_clear(&snap);
+    return v;
+}

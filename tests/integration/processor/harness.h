@@ -71,6 +71,10 @@ int ph_start_snapshotter(const ph_env *env, const char *instance, const char *co
 /* SIGTERM and wait (deadline); returns the exit status, or -1 if it had to
  * be killed. */
 int ph_stop(ph_proc *p, int timeout_ms);
+
+/* The version of the newest snapshot of doc in document_versions; 0 when there
+ * is none (or MongoDB cannot answer). */
+int64_t ph_snapshot_version(ph_env *env, const char *doc);
 /* SIGKILL and reap. */
 void ph_kill(ph_proc *p);
 /* True while the process runs. */

@@ -24,17 +24,6 @@
 
 #define DOCS 4
 
-static int64_t snapshot_version(ph_env *env, const char *doc)
-{
-    struct cavro_snapshot snap;
-    char err[256];
-    if (docstore_latest_snapshot(env->ds, doc, &snap, err, sizeof err) != DOCSTORE_OK)
-        return 0;
-    int64_t v = snap.doc_version;
-    cavro_snapshot_clear(&snap);
-    return v;
-}
-
 static void test_rows_lost_by_processor_are_stored(void **state)
 {
     (void)state;
@@ -55,7 +44,7 @@ static void test_rows_lost_by_processor_are_stored(void **state)
     for (size_t i = 0; i < DOCS; i++) {
         const char *doc = ph_workload_doc(w, i);
         int64_t at;
-        while ((at = snapshot_version(&env, doc)) < (int64_t)ph_workload_ops(w, i) &&
+        while ((at = ph_snapshot_version(&env, doc)) < (int64_t)ph_workload_ops(w, i) &&
                util_now_ms() < deadline)
             util_sleep_ms(100);
         assert_int_equal(at, (int64_t)ph_workload_ops(w, i));

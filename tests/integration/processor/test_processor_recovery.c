@@ -24,17 +24,6 @@
 
 #define DOCS 3
 
-static int64_t snapshot_version(ph_env *env, const char *doc)
-{
-    struct cavro_snapshot snap;
-    char err[256];
-    if (docstore_latest_snapshot(env->ds, doc, &snap, err, sizeof err) != DOCSTORE_OK)
-        return 0;
-    int64_t v = snap.doc_version;
-    cavro_snapshot_clear(&snap);
-    return v;
-}
-
 static void delete_views_after(ph_env *env, const char *doc, int64_t version)
 {
     redisReply *r = credis_command(env->redis, "DEL doc:%s", doc);
@@ -69,7 +58,7 @@ static void test_recovery_from_snapshot_and_log(void **state)
     int64_t deadline = util_now_ms() + PH_TIMEOUT_MS;
     for (size_t i = 0; i < DOCS; i++) {
         const char *doc = ph_workload_doc(w, i);
-        while ((snapshot_at[i] = snapshot_version(&env, doc)) < (int64_t)ph_workload_ops(w, i) &&
+        while ((snapshot_at[i] = ph_snapshot_version(&env, doc)) < (int64_t)ph_workload_ops(w, i) &&
                util_now_ms() < deadline)
             util_sleep_ms(100);
         assert_int_equal(snapshot_at[i], (int64_t)ph_workload_ops(w, i));
