@@ -434,3 +434,23 @@ char *bt_text_of(const uint8_t *update, size_t len)
     crdt_doc_free(doc);
     return text;
 }
+
+void bt_send_version(bt_env *env, const char *doc, int v)
+{
+    char op[32];
+    snprintf(op, sizeof op, "op-%d", v);
+    assert_int_equal(
+        bt_send_merged(env, doc, v, op, CAVRO_MERGED_YJS_UPDATE, (const uint8_t *)op, strlen(op)),
+        0);
+}
+
+void bt_expect_version(wsc *c, int v)
+{
+    wsc_msg m;
+    bt_next(c, &m);
+    assert_int_equal(m.type, 49);
+    assert_int_equal(m.version, v);
+    char op[32];
+    snprintf(op, sizeof op, "op-%d", v);
+    assert_true(wsc_eq(m.op_id, m.op_id_len, op));
+}

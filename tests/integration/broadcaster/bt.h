@@ -95,6 +95,13 @@ void bt_next(wsc *c, wsc_msg *m);
  * version. */
 void bt_expect_synced(wsc *c, uint64_t version);
 
+/* Sends version v of doc to collab.merged as a YJS_UPDATE whose op id and
+ * payload are "op-<v>" (and waits for it: bt_send_merged). */
+void bt_send_version(bt_env *env, const char *doc, int v);
+
+/* The next message of c is MERGED version v with op id "op-<v>". */
+void bt_expect_version(wsc *c, int v);
+
 /* Value of a sample of the broadcaster's /metrics ("name{label=\"v\"}"),
  * or -1 when absent. */
 double bt_metric(bt_env *env, const char *sample);

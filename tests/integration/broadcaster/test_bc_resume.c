@@ -44,26 +44,6 @@ static void new_doc(const char *name, char *doc_id, size_t size)
     assert_int_equal(bt_doc(&env, doc_id, owner.id), 0);
 }
 
-static void send_op(const char *doc, int v)
-{
-    char op[32];
-    snprintf(op, sizeof op, "op-%d", v);
-    assert_int_equal(
-        bt_send_merged(&env, doc, v, op, CAVRO_MERGED_YJS_UPDATE, (const uint8_t *)op, strlen(op)),
-        0);
-}
-
-static void expect_merged(wsc *c, int v)
-{
-    wsc_msg m;
-    bt_next(c, &m);
-    assert_int_equal(m.type, 49);
-    assert_int_equal(m.version, v);
-    char op[32];
-    snprintf(op, sizeof op, "op-%d", v);
-    assert_true(wsc_eq(m.op_id, m.op_id_len, op));
-}
-
 /* Real Yjs updates 1..n stored as crdt_operations; returns the text. */
 static void store_text_ops(const char *doc, int from, int to, int skip)
 {
@@ -93,10 +73,10 @@ static void test_resume_from_mongodb(void **state)
     wsc *c = bt_connect(&env, doc, token, 3, 0, &status);
     assert_non_null(c);
     for (int v = 4; v <= 6; v++)
-        expect_merged(c, v);
+        bt_expect_version(c, v);
     bt_expect_synced(c, 6); /* the replay asked for is complete */
-    send_op(doc, 7);
-    expect_merged(c, 7);
+    bt_send_version(&env, doc, 7);
+    bt_expect_version(c, 7);
     wsc_close(c);
 }
 
@@ -113,18 +93,18 @@ static void test_resume_from_history(void **state)
     assert_int_equal(m.type, 48);
     bt_expect_synced(a, 0);
     for (int v = 1; v <= 5; v++)
-        send_op(doc, v);
+        bt_send_version(&env, doc, v);
     for (int v = 1; v <= 5; v++)
-        expect_merged(a, v);
+        bt_expect_version(a, v);
     /* MongoDB has none of these ops: only the history can serve them. */
     wsc *b = bt_connect(&env, doc, token, 2, 0, &status);
     assert_non_null(b);
     for (int v = 3; v <= 5; v++)
-        expect_merged(b, v);
+        bt_expect_version(b, v);
     bt_expect_synced(b, 5);
-    send_op(doc, 6);
-    expect_merged(b, 6);
-    expect_merged(a, 6);
+    bt_send_version(&env, doc, 6);
+    bt_expect_version(b, 6);
+    bt_expect_version(a, 6);
     wsc_close(a);
     wsc_close(b);
 }
@@ -152,8 +132,8 @@ static void test_resume_too_far_behind_gets_state(void **state)
     assert_non_null(c);
     expect_state_text(c, 10, "[1][2][3][4][5][6][7][8][9][10]");
     bt_expect_synced(c, 10); /* SYNCED follows the STATE that replaced the replay */
-    send_op(doc, 11);
-    expect_merged(c, 11);
+    bt_send_version(&env, doc, 11);
+    bt_expect_version(c, 11);
     wsc_close(c);
 }
 
@@ -186,23 +166,23 @@ static void test_live_gap_filled_from_mongodb_else_resync(void **state)
     assert_int_equal(m.type, 48);
     assert_int_equal(m.version, 0);
     bt_expect_synced(c, 0);
-    send_op(doc, 1);
-    send_op(doc, 2);
-    expect_merged(c, 1);
-    expect_merged(c, 2);
+    bt_send_version(&env, doc, 1);
+    bt_send_version(&env, doc, 2);
+    bt_expect_version(c, 1);
+    bt_expect_version(c, 2);
 
     /* Version 3 never reaches the stream but MongoDB has it: no resync. */
     assert_int_equal(bt_store_op(&env, doc, 3, "op-3", (const uint8_t *)"op-3", 4), 0);
-    send_op(doc, 4);
-    expect_merged(c, 3);
-    expect_merged(c, 4);
+    bt_send_version(&env, doc, 4);
+    bt_expect_version(c, 3);
+    bt_expect_version(c, 4);
 
     /* Versions 5 and 6 are nowhere: RESYNC gap, then the state of the views. */
     char err[256];
     static const uint8_t empty[] = {0, 0};
     assert_int_equal(docstore_cache_state(env.ds, doc, 7, empty, 2, NULL, 0, err, sizeof err),
                      DOCSTORE_OK);
-    send_op(doc, 7);
+    bt_send_version(&env, doc, 7);
     bt_next(c, &m);
     assert_int_equal(m.type, 51);
     assert_true(wsc_eq(m.code, m.code_len, "gap"));
@@ -210,8 +190,8 @@ static void test_live_gap_filled_from_mongodb_else_resync(void **state)
     assert_int_equal(m.type, 48);
     assert_int_equal(m.version, 7);
     bt_expect_synced(c, 7); /* SYNCED after every RESYNC */
-    send_op(doc, 8);
-    expect_merged(c, 8);
+    bt_send_version(&env, doc, 8);
+    bt_expect_version(c, 8);
     wsc_close(c);
     assert_true(bt_metric(&env, "broadcaster_resyncs_total{reason=\"gap\"}") >= 1);
 }

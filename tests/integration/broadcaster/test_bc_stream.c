@@ -271,13 +271,8 @@ static void test_newcomer_gets_cached_state_and_history(void **state)
     bt_next(a, &m);
     assert_int_equal(m.version, 0);
     bt_expect_synced(a, 0);
-    for (int v = 1; v <= 10; v++) {
-        char op[32];
-        snprintf(op, sizeof op, "op-%d", v);
-        assert_int_equal(bt_send_merged(&env, doc, v, op, CAVRO_MERGED_YJS_UPDATE,
-                                        (const uint8_t *)op, strlen(op)),
-                         0);
-    }
+    for (int v = 1; v <= 10; v++)
+        bt_send_version(&env, doc, v);
     for (int v = 1; v <= 10; v++) {
         bt_next(a, &m);
         assert_int_equal(m.version, v);
@@ -320,13 +315,8 @@ static void test_state_newer_than_stream(void **state)
     assert_int_equal(m.type, 48);
     assert_int_equal(m.version, 12);
     bt_expect_synced(c, 12);
-    for (int v = 10; v <= 15; v++) {
-        char op[32];
-        snprintf(op, sizeof op, "op-%d", v);
-        assert_int_equal(bt_send_merged(&env, doc, v, op, CAVRO_MERGED_YJS_UPDATE,
-                                        (const uint8_t *)op, strlen(op)),
-                         0);
-    }
+    for (int v = 10; v <= 15; v++)
+        bt_send_version(&env, doc, v);
     for (int v = 13; v <= 15; v++) {
         bt_next(c, &m);
         assert_int_equal(m.type, 49);
