@@ -77,7 +77,9 @@ rd_kafka_resp_err_t ckafka_producer_send(ckafka_producer *p, const char *topic, 
 /* Serves delivery reports (unless a poll thread does). Returns how many. */
 int ckafka_producer_poll(ckafka_producer *p, int timeout_ms);
 
-/* Waits until every queued message has its delivery report. */
+/* Waits until every queued message has its delivery report (with a poll
+ * thread: until that thread has served them all; the messages then go out
+ * when their linger.ms ends, not at once as rd_kafka_flush would make them). */
 rd_kafka_resp_err_t ckafka_producer_flush(ckafka_producer *p, int timeout_ms);
 
 /* Messages queued and not yet reported. */

@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -376,14 +377,12 @@ static int metrics_port(bench *b)
     return port;
 }
 
-/* A counter of the processor's /metrics (no labels); -1 when unreadable.
- * Reading the writer's own count costs FerretDB nothing, unlike counting
- * 200,000 rows every half second, which slowed the writer it measured. */
-static int64_t processor_counter(int port, const char *name)
+/* The processor's /metrics page; NULL when unreadable. The caller frees it. */
+static char *processor_metrics(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
-        return -1;
+        return NULL;
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     const char req[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
@@ -393,27 +392,74 @@ static int64_t processor_counter(int port, const char *name)
         write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
         close(fd);
         free(buf);
-        return -1;
+        return NULL;
     }
     ssize_t n;
     while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
         len += (size_t)n;
     close(fd);
     buf[len] = '\0';
-    char key[128];
-    snprintf(key, sizeof key, "\n%s ", name);
-    const char *at = strstr(buf, key);
-    int64_t value = -1;
-    if (at) {
-        /* Prometheus text format writes every sample as a float ("1.5e+06" too). */
-        const char *start = at + strlen(key);
-        char *end = NULL;
-        double sample = strtod(start, &end);
-        if (end != start && sample >= 0 && sample < 9e18)
-            value = (int64_t)sample;
+    return buf;
+}
+
+/* The sample named `series` (with its labels, if any) in a /metrics page;
+ * -1 when absent. */
+static double metrics_sample(const char *page, const char *series)
+{
+    char key[256];
+    snprintf(key, sizeof key, "\n%s ", series);
+    const char *at = page ? strstr(page, key) : NULL;
+    if (!at)
+        return -1;
+    /* Prometheus text format writes every sample as a float ("1.5e+06" too). */
+    const char *start = at + strlen(key);
+    char *end = NULL;
+    double sample = strtod(start, &end);
+    return end != start && sample >= 0 ? sample : -1;
+}
+
+/* A counter of the processor's /metrics (no labels); -1 when unreadable.
+ * Reading the writer's own count costs FerretDB nothing, unlike counting
+ * 200,000 rows every half second, which slowed the writer it measured. */
+static int64_t processor_counter(int port, const char *name)
+{
+    char *page = processor_metrics(port);
+    double sample = metrics_sample(page, name);
+    free(page);
+    return sample >= 0 && sample < 9e18 ? (int64_t)sample : -1;
+}
+
+/* Quantile q, in ms, of the observations a histogram of seconds gained
+ * between two /metrics pages, interpolated inside its bucket as Prometheus'
+ * histogram_quantile does; -1 when there were none. Buckets are read from
+ * the page (ascending, as exporters write them). */
+static double histogram_delta_quantile_ms(const char *before, const char *after, const char *name,
+                                          double q)
+{
+    char series[256], prefix[256];
+    snprintf(series, sizeof series, "%s_count", name);
+    double total = metrics_sample(after, series) - fmax(metrics_sample(before, series), 0);
+    if (total <= 0)
+        return -1;
+    snprintf(prefix, sizeof prefix, "\n%s_bucket{le=\"", name);
+    double rank = q * total, prev_count = 0, prev_bound = 0;
+    for (const char *at = strstr(after, prefix); at; at = strstr(at + 1, prefix)) {
+        const char *le = at + strlen(prefix);
+        const char *quote = strchr(le, '"');
+        if (!quote || strncmp(le, "+Inf", 4) == 0)
+            break;
+        double bound = strtod(le, NULL);
+        snprintf(series, sizeof series, "%s_bucket{le=\"%.*s\"}", name, (int)(quote - le), le);
+        double count = metrics_sample(after, series) - fmax(metrics_sample(before, series), 0);
+        if (count >= rank) {
+            double in_bucket = count - prev_count;
+            double frac = in_bucket > 0 ? (rank - prev_count) / in_bucket : 1;
+            return (prev_bound + (bound - prev_bound) * frac) * 1000;
+        }
+        prev_count = count;
+        prev_bound = bound;
     }
-    free(buf);
-    return value;
+    return prev_bound * 1000; /* beyond the last finite bucket */
 }
 
 /* Seconds build/bin/replay (next to the processor binary) takes to rebuild
@@ -589,6 +635,10 @@ static void run_latency(bench *b)
             rd_kafka_message_destroy(m);
         }
     }
+    /* The processor's own view of the same ops (ingest time -> its commit
+     * returned, and the commit itself), to tell its share from the readers'. */
+    int port = metrics_port(b);
+    char *metrics_before = port ? processor_metrics(port) : NULL;
     pacer p = {.b = b, .t = t, .docs = docs, .rate = rate, .total = rate * seconds};
     pthread_t thread;
     pthread_create(&thread, NULL, pace, &p);
@@ -611,14 +661,32 @@ static void run_latency(bench *b)
         rd_kafka_message_destroy(m);
     }
     pthread_join(thread, NULL);
+    char *metrics_after = port ? processor_metrics(port) : NULL;
     stop_processor(b);
+    double commit_p50 = -1, commit_p99 = -1, txn_p50 = -1, txn_p90 = -1, txn_p99 = -1, txns = -1;
+    if (metrics_before && metrics_after) {
+        txns = metrics_sample(metrics_after, "processor_batch_ops_count") -
+               fmax(metrics_sample(metrics_before, "processor_batch_ops_count"), 0);
+        const char *lat_name = "processor_commit_latency_seconds";
+        const char *txn_name = "processor_txn_commit_seconds";
+        commit_p50 = histogram_delta_quantile_ms(metrics_before, metrics_after, lat_name, 0.5);
+        commit_p99 = histogram_delta_quantile_ms(metrics_before, metrics_after, lat_name, 0.99);
+        txn_p50 = histogram_delta_quantile_ms(metrics_before, metrics_after, txn_name, 0.5);
+        txn_p90 = histogram_delta_quantile_ms(metrics_before, metrics_after, txn_name, 0.9);
+        txn_p99 = histogram_delta_quantile_ms(metrics_before, metrics_after, txn_name, 0.99);
+    }
+    free(metrics_before);
+    free(metrics_after);
     qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
 #define PCT(q) (n ? (double)lat[(size_t)((double)(n - 1) * (q))] / 1000.0 : 0)
     printf("{\"mode\":\"latency\",\"rate\":%ld,\"seconds\":%ld,\"documents\":%zu,"
            "\"received\":%ld,\"p50_ms\":%.2f,\"p90_ms\":%.2f,\"p99_ms\":%.2f,"
-           "\"p999_ms\":%.2f,\"max_ms\":%.2f}\n",
+           "\"p999_ms\":%.2f,\"max_ms\":%.2f,\"processor_commit_p50_ms\":%.2f,"
+           "\"processor_commit_p99_ms\":%.2f,\"txn_commit_p50_ms\":%.2f,\"txn_commit_p90_ms\":%.2f,"
+           "\"txn_commit_p99_ms\":%.2f,\"transactions\":%.0f}\n",
            rate, seconds, docs, n, PCT(0.5), PCT(0.9), PCT(0.99), PCT(0.999),
-           n ? (double)lat[n - 1] / 1000.0 : 0);
+           n ? (double)lat[n - 1] / 1000.0 : 0, commit_p50, commit_p99, txn_p50, txn_p90, txn_p99,
+           txns);
 #undef PCT
     free(lat);
     ckafka_consumer_free(c);
