@@ -1,8 +1,9 @@
 /*
  * replay: the rebuild. Each record of the log is decoded, checked against
  * its document's version and applied with pmerge_replay; its row is queued
- * and inserted (or verified) in batches; at the end every document's state
- * and items are written (or verified). See replay.h.
+ * and inserted (or verified) in batches; at the end of each partition its
+ * documents' states and items are written (or verified) and dropped. See
+ * replay.h.
  */
 #include "tools/replay/replay.h"
 
@@ -17,8 +18,8 @@
 #include "tools/replay/replay_internal.h"
 #include "tools/replay/replay_log.h"
 
-/* Documents in memory at most: a replay never evicts (it needs every
- * document until the end of the log), so this only sizes the table. */
+/* Documents in memory at most: a replay never evicts (it needs a document
+ * until the end of its partition), so this only sizes the table. */
 #define REPLAY_MAX_DOCS ((size_t)1 << 40)
 
 /* Documents per documents bulk write. */
@@ -105,6 +106,9 @@ static pdoc *doc_for(replay_ctx *c, const char *doc_id, int32_t partition)
     }
     d->user = t;
     c->stats->documents++;
+    int64_t held = (int64_t)pdoc_table_count(c->docs);
+    if (held > c->stats->peak_documents)
+        c->stats->peak_documents = held;
     return d;
 }
 
@@ -284,7 +288,8 @@ static int by_id(const void *a, const void *b)
     return strcmp((*(pdoc *const *)a)->id, (*(pdoc *const *)b)->id);
 }
 
-/* The end of the log: every document's state and items. 0 or -1. */
+/* The end of a partition: the state and items of every document held (all
+ * of that partition). 0 or -1. */
 static int finish_docs(replay_ctx *c)
 {
     size_t n = pdoc_table_count(c->docs);
@@ -299,7 +304,8 @@ static int finish_docs(replay_ctx *c)
         return -1;
     }
     pdoc_each(c->docs, collect_doc, &l);
-    /* In id order: verify output and progress are the same on every run. */
+    /* In id order (within the partition): verify output and progress are the
+     * same on every run. */
     qsort(l.docs, l.count, sizeof *l.docs, by_id);
     size_t with_state = 0;
     int rc = 0;
@@ -322,6 +328,24 @@ static int finish_docs(replay_ctx *c)
     free(versions);
     free(l.docs);
     return rc;
+}
+
+/* replay_log_partition_fn: a partition is read; its documents are written
+ * (or verified) and forgotten, so memory holds one partition's documents. */
+static int on_partition_done(void *userdata, int32_t partition)
+{
+    replay_ctx *c = userdata;
+    if (c->status != REPLAY_OK)
+        return -1;
+    if (flush_rows(c) != 0 || finish_docs(c) != 0) {
+        c->status = REPLAY_FAILED;
+        return -1;
+    }
+    /* Every document held is this partition's. One whose records span two
+     * partitions (the topic's partition count changed after it was written)
+     * starts again in the next one, where its versions show as a gap. */
+    pdoc_drop_partition(c->docs, partition);
+    return 0;
 }
 
 replay_status replay_run(const replay_options *o, docstore *ds, const struct cavro_registry *avro,
@@ -350,6 +374,7 @@ replay_status replay_run(const replay_options *o, docstore *ds, const struct cav
                               .timeout_ms = o->timeout_ms,
                               .progress_ms = o->progress_ms,
                               .progress = on_progress,
+                              .partition_done = on_partition_done,
                               .log = log};
         int rc = replay_log_read(&lo, on_record, &c, err, err_size);
         if (rc != 0 && c.status == REPLAY_OK)

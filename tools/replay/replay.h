@@ -6,11 +6,12 @@
  * partition up to where it ended when the run began (replay_log.h); every
  * record's document is rebuilt in memory with the processor's own code
  * (doctable, pmerge_replay: the crdt engine and the items rules), its
- * crdt_operations row is inserted in batches, and at the end each document's
- * state and items are written. Every write goes through docstore's
- * idempotent, version-conditioned writers, so a replay next to a running
- * processor never rolls a view back: it only fills in what is missing or
- * older. --until and --doc narrow the records; --verify writes nothing and
+ * crdt_operations row is inserted in batches, and at the end of each
+ * partition its documents' states and items are written and the documents
+ * forgotten (memory holds one partition's documents). Every write goes
+ * through docstore's idempotent, version-conditioned writers, so a replay
+ * next to a running processor never rolls a view back: it only fills in what
+ * is missing or older. --until and --doc narrow the records; --verify writes nothing and
  * reports every difference instead (replay_verify.h). Prefix: replay_.
  */
 #ifndef TOOLS_REPLAY_REPLAY_H
@@ -47,6 +48,7 @@ typedef struct replay_stats {
     int64_t gaps;            /* records whose version did not follow their document's */
     int64_t repeated;        /* records at or below their document's version */
     int64_t documents;       /* documents seen */
+    int64_t peak_documents;  /* documents in memory at once at most (one partition's) */
     int64_t incomplete;      /* of which with a gap: state neither written nor compared */
     int64_t items;           /* items of those documents */
     docstore_counts writes;  /* how the writes turned out (not in verify mode) */

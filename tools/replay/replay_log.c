@@ -1,7 +1,7 @@
 /*
- * replay_log: one assign-only, read_committed consumer over every partition
- * of a topic, from the first record to the end seen at the start. See
- * replay_log.h.
+ * replay_log: one assign-only, read_committed consumer over the partitions
+ * of a topic, one after the other, from the first record to the end seen at
+ * the start. See replay_log.h.
  */
 #include "tools/replay/replay_log.h"
 
@@ -68,13 +68,61 @@ static int partition_count(rd_kafka_t *rk, const replay_log_opts *o, char *err, 
     return count;
 }
 
-static part_end *find_part(part_end *parts, int count, int32_t partition)
+/* Reads one partition from its first record to pe->end (or its end of what
+ * is committed), calling fn for each record. 0, fn's non-zero value, or -1
+ * with err. *read counts the records handed to fn. */
+static int read_partition(rd_kafka_t *rk, const replay_log_opts *o, part_end *pe, replay_log_fn fn,
+                          void *userdata, int64_t *read, int64_t total, int64_t *next_progress,
+                          char *err, size_t err_size)
 {
-    for (int i = 0; i < count; i++) {
-        if (parts[i].partition == partition)
-            return &parts[i];
+    rd_kafka_topic_partition_list_t *assign = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(assign, o->topic, pe->partition)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t kerr = rd_kafka_assign(rk, assign);
+    rd_kafka_topic_partition_list_destroy(assign);
+    if (kerr) {
+        snprintf(err, err_size, "assign %s[%d]: %s", o->topic, (int)pe->partition,
+                 rd_kafka_err2str(kerr));
+        return -1;
     }
-    return NULL;
+    int rc = 0;
+    int64_t idle_deadline = util_now_ms() + o->timeout_ms;
+    while (rc == 0 && !pe->done) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 200);
+        int64_t now = util_now_ms();
+        if (o->progress && o->progress_ms > 0 && now >= *next_progress) {
+            o->progress(userdata, *read, total);
+            *next_progress = now + o->progress_ms;
+        }
+        if (!msg) {
+            if (now > idle_deadline) {
+                snprintf(err, err_size, "no record of %s[%d] within %d ms (not read to its end)",
+                         o->topic, (int)pe->partition, o->timeout_ms);
+                rc = -1;
+            }
+            continue;
+        }
+        idle_deadline = now + o->timeout_ms;
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            /* read_committed: the end of what is committed (control records
+             * and aborted records included in the watermark are skipped). */
+            if (msg->partition == pe->partition)
+                pe->done = true;
+        } else if (msg->err) {
+            snprintf(err, err_size, "read %s: %s", o->topic, rd_kafka_message_errstr(msg));
+            rc = -1;
+        } else if (msg->partition == pe->partition) {
+            if (msg->offset < pe->end) {
+                (*read)++;
+                rc = fn(userdata, msg);
+            }
+            if (rc == 0 && msg->offset + 1 >= pe->end)
+                pe->done = true; /* newer records belong to the next run */
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    rd_kafka_assign(rk, NULL);
+    return rc;
 }
 
 int replay_log_read(const replay_log_opts *o, replay_log_fn fn, void *userdata, char *err,
@@ -88,15 +136,12 @@ int replay_log_read(const replay_log_opts *o, replay_log_fn fn, void *userdata, 
     int rc = 0;
     int count = partition_count(rk, o, err, err_size);
     part_end *parts = count > 0 ? calloc((size_t)count, sizeof *parts) : NULL;
-    rd_kafka_topic_partition_list_t *assign =
-        rd_kafka_topic_partition_list_new(count > 0 ? count : 1);
-    if (count < 0)
+    if (count < 0) {
         rc = -1;
-    else if (count > 0 && !parts) {
+    } else if (count > 0 && !parts) {
         snprintf(err, err_size, "out of memory");
         rc = -1;
     }
-    int open = 0;
     int64_t total = 0;
     for (int p = 0; rc == 0 && p < count; p++) {
         int64_t low = 0, high = 0;
@@ -115,67 +160,23 @@ int replay_log_read(const replay_log_opts *o, replay_log_fn fn, void *userdata, 
                       (clog_field[]){clog_str("topic", o->topic), clog_int("partition", p),
                                      clog_int("log_start", low)},
                       3);
-        if (!parts[p].done) {
-            rd_kafka_topic_partition_list_add(assign, o->topic, p)->offset =
-                RD_KAFKA_OFFSET_BEGINNING;
-            open++;
+        if (!parts[p].done)
             total += high - low;
-        }
     }
-    if (rc == 0 && open > 0) {
-        rd_kafka_resp_err_t kerr = rd_kafka_assign(rk, assign);
-        if (kerr) {
-            snprintf(err, err_size, "assign %s: %s", o->topic, rd_kafka_err2str(kerr));
-            rc = -1;
-        }
-    }
+    /* One partition after the other: a document's records are all in one
+     * partition, so the caller holds one partition's documents at a time. */
     int64_t read = 0;
-    int64_t idle_deadline = util_now_ms() + o->timeout_ms;
     int64_t next_progress = util_now_ms() + o->progress_ms;
-    while (rc == 0 && open > 0) {
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 200);
-        int64_t now = util_now_ms();
-        if (o->progress && o->progress_ms > 0 && now >= next_progress) {
-            o->progress(userdata, read, total);
-            next_progress = now + o->progress_ms;
-        }
-        if (!msg) {
-            if (now > idle_deadline) {
-                snprintf(err, err_size,
-                         "no record of %s within %d ms (%d partitions not read to their end)",
-                         o->topic, o->timeout_ms, open);
-                rc = -1;
-            }
-            continue;
-        }
-        idle_deadline = now + o->timeout_ms;
-        part_end *pe = find_part(parts, count, msg->partition);
-        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            /* read_committed: the end of what is committed (control records
-             * and aborted records included in the watermark are skipped). */
-            if (pe && !pe->done) {
-                pe->done = true;
-                open--;
-            }
-        } else if (msg->err) {
-            snprintf(err, err_size, "read %s: %s", o->topic, rd_kafka_message_errstr(msg));
-            rc = -1;
-        } else if (pe && !pe->done) {
-            if (msg->offset < pe->end) {
-                read++;
-                rc = fn(userdata, msg);
-            }
-            if (rc == 0 && msg->offset + 1 >= pe->end) {
-                pe->done = true; /* newer records belong to the next run */
-                open--;
-            }
-        }
-        rd_kafka_message_destroy(msg);
+    for (int p = 0; rc == 0 && p < count; p++) {
+        if (!parts[p].done)
+            rc = read_partition(rk, o, &parts[p], fn, userdata, &read, total, &next_progress, err,
+                                err_size);
+        if (rc == 0 && o->partition_done)
+            rc = o->partition_done(userdata, p);
     }
     if (o->progress && o->progress_ms > 0 && rc == 0)
         o->progress(userdata, read, total);
     free(parts);
-    rd_kafka_topic_partition_list_destroy(assign);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return rc;

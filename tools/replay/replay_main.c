@@ -132,6 +132,7 @@ static void print_summary(const replay_options *o, const replay_stats *s, FILE *
     fprintf(out, "version gaps: %" PRId64 "\n", s->gaps);
     fprintf(out, "repeated versions: %" PRId64 "\n", s->repeated);
     fprintf(out, "documents: %" PRId64 "\n", s->documents);
+    fprintf(out, "documents in memory at most: %" PRId64 "\n", s->peak_documents);
     fprintf(out, "documents with gaps (state not %s): %" PRId64 "\n",
             o->verify ? "compared" : "written", s->incomplete);
     fprintf(out, "items: %" PRId64 "\n", s->items);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <librdkafka/rdkafka.h>
 
 #include "common/util.h"
 #include "crdt/crdt.h"
@@ -339,6 +340,63 @@ static void expect_same_views(const char *doc, const doc_view *want, const doc_v
     }
 }
 
+/* The most documents one partition of the run's collab.merged holds: what a
+ * replay, which reads the partitions one after the other, holds at once. */
+static int64_t most_documents_in_a_partition(const ph_env *env)
+{
+    char err[256], group[200];
+    snprintf(group, sizeof group, "%s-partition-census", env->run_id);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", env->brokers, err, sizeof err) ||
+        rd_kafka_conf_set(conf, "group.id", group, err, sizeof err) ||
+        rd_kafka_conf_set(conf, "isolation.level", "read_committed", err, sizeof err) ||
+        rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err))
+        fail_msg("census config: %s", err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    assert_non_null(rk);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(env->partitions);
+    for (int p = 0; p < env->partitions; p++)
+        rd_kafka_topic_partition_list_add(parts, env->merged_topic, p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(rk, parts), 0);
+    rd_kafka_topic_partition_list_destroy(parts);
+    /* Distinct keys per partition (the run has ALL_DOCS documents). */
+    char keys[64][ALL_DOCS][200];
+    int key_count[64] = {0};
+    assert_true(env->partitions <= 64);
+    int open = env->partitions;
+    int64_t deadline = util_now_ms() + 60000;
+    while (open > 0) {
+        assert_true(util_now_ms() < deadline);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            open--;
+        } else if (m->err) {
+            fail_msg("census: %s", rd_kafka_message_errstr(m));
+        } else if (m->key && m->key_len < 200) {
+            int p = m->partition;
+            bool known = false;
+            for (int k = 0; k < key_count[p] && !known; k++)
+                known =
+                    strlen(keys[p][k]) == m->key_len && memcmp(keys[p][k], m->key, m->key_len) == 0;
+            if (!known) {
+                assert_true(key_count[p] < ALL_DOCS);
+                memcpy(keys[p][key_count[p]], m->key, m->key_len);
+                keys[p][key_count[p]++][m->key_len] = '\0';
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    int most = 0;
+    for (int p = 0; p < env->partitions; p++)
+        most = key_count[p] > most ? key_count[p] : most;
+    return most;
+}
+
 /* ---- fixture: one processor run shared by the tests ---- */
 
 typedef struct fixture {
@@ -469,6 +527,10 @@ static void test_rebuild_after_wipe(void **state)
     assert_int_equal(summary_value(&r, "crdt_operations rows written: "), (int64_t)rows);
     assert_int_equal(summary_value(&r, "\ndocuments: "), ALL_DOCS);
     assert_int_equal(summary_value(&r, "version gaps: "), 0);
+    /* The partitions are read one after the other, each one's documents
+     * written and dropped at its end. */
+    assert_int_equal(summary_value(&r, "documents in memory at most: "),
+                     most_documents_in_a_partition(&f->env));
     run_result_free(&r);
     for (size_t d = 0; d < ALL_DOCS; d++) {
         doc_view after;
