@@ -29,4 +29,19 @@ collab_require_pkg(jansson   jansson         libjansson-dev)
 collab_require_pkg(sodium    libsodium       libsodium-dev)
 collab_require_pkg(cmocka    cmocka          libcmocka-dev)
 
+# libev ships no pkg-config file: found by header and library. lws runs on it
+# (common/ws_server.c gives lws a libev loop of ours; lws loads its libev glue,
+# the Debian package libwebsockets-evlib-ev, at run time).
+find_path(COLLAB_EV_INCLUDE_DIR ev.h)
+find_library(COLLAB_EV_LIBRARY ev)
+if(NOT COLLAB_EV_INCLUDE_DIR OR NOT COLLAB_EV_LIBRARY)
+  message(FATAL_ERROR
+    "missing dependency 'libev' (ev.h, libev.so): apt-get install libev-dev\n"
+    "or run deploy/local/install-deps.sh, which installs every dependency.")
+endif()
+add_library(collab::ev INTERFACE IMPORTED GLOBAL)
+target_include_directories(collab::ev INTERFACE ${COLLAB_EV_INCLUDE_DIR})
+target_link_libraries(collab::ev INTERFACE ${COLLAB_EV_LIBRARY})
+message(STATUS "found libev ${COLLAB_EV_LIBRARY}")
+
 find_package(Threads REQUIRED)

@@ -11,7 +11,16 @@
  * The callback sees both HTTP callbacks (LWS_CALLBACK_HTTP, _BODY,
  * _CONFIRM_UPGRADE, ...) and WebSocket ones on the same per-session struct.
  * lws_get_vhost_user() / wsserver_user() give back opts.user.
- * Threading: everything but wsserver_wake runs on the service thread.
+ *
+ * The event loop is libev on epoll, owned here and lent to lws as a foreign
+ * loop (lws loads its libev glue, the Debian package libwebsockets-evlib-ev,
+ * at run time): a round costs in proportion to the sockets that are ready,
+ * not to all of them as lws' default poll() loop did (docs/decisions.md).
+ * LWS_CALLBACK_EVENT_WAIT_CANCELLED is raised by wsserver_wake and also by
+ * the loop's own housekeeping a few times a second, so handlers of it must
+ * treat it as "look at your queues", not as "there is work".
+ * Threading: the server may be created on one thread and served on another;
+ * everything but wsserver_wake runs on the serving thread.
  * Prefix: wsserver_.
  */
 #ifndef COMMON_WS_SERVER_H
@@ -35,28 +44,28 @@ typedef struct wsserver_opts {
     size_t rx_buffer_size;        /* 0: 64 KiB; bigger messages arrive in fragments */
     size_t max_http_header_bytes; /* 0: 16 KiB (a JWT in the query or a header) */
     unsigned int keepalive_secs;  /* WebSocket ping interval, 0: 30 s (idle peers time out) */
-    /* 0: none. Otherwise each wsserver_service round lasts at least this
-     * long: lws 4.1 waits with poll(), whose cost grows with the number of
-     * sockets, so with thousands of busy connections a round per event
-     * spends most of the CPU in the kernel scanning idle sockets. Waiting
-     * lets one poll() collect the events of the whole window, at the price
-     * of up to this much latency per pass through the loop. */
-    int64_t min_round_us;
-    void *user; /* handed back by wsserver_user */
-    clog *log;  /* borrowed */
+    void *user;                   /* handed back by wsserver_user */
+    clog *log;                    /* borrowed */
 } wsserver_opts;
 
-/* Creates the context and starts listening. NULL with the reason in err.
- * Free with wsserver_free (after the service thread stopped). */
+/* Creates the event loop and the context and starts listening. NULL with
+ * the reason in err (the libev plugin missing, no epoll, the port taken).
+ * The caller frees the result with wsserver_free (after the service thread
+ * stopped). */
 wsserver *wsserver_new(const wsserver_opts *opts, char *err, size_t err_size);
 void wsserver_free(wsserver *srv);
 
 /* The port actually listened on. */
 int wsserver_port(const wsserver *srv);
 
-/* One round of the event loop (waits for events, then for what is left of
- * min_round_us); returns lws_service's result: < 0 means the context is
- * unusable. */
+/* The kernel interface the loop waits with: "epoll" (anything else means
+ * libev could not use epoll, which wsserver_new refuses). Static string. */
+const char *wsserver_backend(const wsserver *srv);
+
+/* One round of the event loop: waits for events (at most a housekeeping
+ * period, tens of milliseconds, when nothing happens) and handles them.
+ * 0, or < 0 when the loop has nothing left to wait for (the server is
+ * unusable). */
 int wsserver_service(wsserver *srv);
 
 /* The svc loop's serving phase: services rounds until svc_stopping(s).
@@ -65,8 +74,8 @@ int wsserver_serve_until_stopping(wsserver *srv, svc *s);
 
 /* A shutdown phase: services rounds while busy(arg) says there is work
  * left (answers to send, sockets to close) and util_now_ms() is before
- * deadline_ms; stops early when the event loop fails. Keep a timer running
- * (lws_sul_schedule) so a quiet loop still comes back to check. */
+ * deadline_ms; stops early when the event loop fails. A quiet loop still
+ * comes back to check within a housekeeping period. */
 void wsserver_serve_while(wsserver *srv, bool (*busy)(void *arg), void *arg, int64_t deadline_ms);
 
 /* Why an upgrade is refused: the HTTP status, the error code and message

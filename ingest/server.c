@@ -13,7 +13,6 @@
 #include "common/util.h"
 #include "ingest/server_internal.h"
 
-#define DRAIN_TICK_US (50 * LWS_US_PER_MS)
 /* After the pending ops are answered: time for ERROR shutting_down to reach
  * the clients and the sockets to close. */
 #define CLOSE_GRACE_MS 2000
@@ -90,7 +89,6 @@ ingest_server *ingest_server_new(const ingest_server_deps *deps, char *err, size
         .callback = callback,
         .per_session_size = sizeof(ingest_session),
         .user = srv,
-        .min_round_us = deps->settings->event_batch_us,
         .log = deps->log,
     };
     srv->ws = wsserver_new(&opts, err, err_size);
@@ -119,12 +117,6 @@ void ingest_server_wake(void *arg)
     wsserver_wake(srv->ws);
 }
 
-static void drain_tick(lws_sorted_usec_list_t *sul)
-{
-    ingest_server *srv = lws_container_of(sul, ingest_server, drain_tick);
-    lws_sul_schedule(wsserver_context(srv->ws), 0, &srv->drain_tick, drain_tick, DRAIN_TICK_US);
-}
-
 static bool has_pending_work(void *arg)
 {
     ingest_server *srv = arg;
@@ -145,7 +137,6 @@ int ingest_server_loop(svc *s, void *arg)
 
     /* Drain: refuse new work, answer what is pending, then say goodbye. */
     srv->draining = true;
-    drain_tick(&srv->drain_tick);
     wsserver_serve_while(srv->ws, has_pending_work, srv,
                          util_now_ms() + srv->deps.settings->drain_timeout_ms);
     clog_field f[] = {clog_int("unanswered_ops", (int64_t)srv->inflight),
@@ -154,7 +145,6 @@ int ingest_server_loop(svc *s, void *arg)
               2);
     ingest_conn_shutdown_all(srv);
     wsserver_serve_while(srv->ws, has_open_connections, srv, util_now_ms() + CLOSE_GRACE_MS);
-    lws_sul_cancel(&srv->drain_tick);
     return 0;
 }
 

@@ -64,7 +64,6 @@ struct ingest_server {
     /* Parse target of the one thread that parses (16 KiB with its clock):
      * allocated once instead of on the stack of lws' callback chain. */
     wsframe_msg *scratch_msg;
-    lws_sorted_usec_list_t drain_tick; /* keeps the loop turning while draining */
 };
 
 /* conn.c */

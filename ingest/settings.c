@@ -75,15 +75,6 @@ static const cfg_setting ingest_table[] = {
      .help = "librdkafka linger.ms: how long the producer waits to fill a batch",
      .min = 0,
      .max = 1000 * NS_PER_MS},
-    {.name = "event_batch",
-     .flag = "--event-batch",
-     .env = "COLLAB_INGEST_EVENT_BATCH",
-     .type = CFG_DURATION,
-     .default_value = "1ms",
-     .help = "shortest round of the WebSocket loop: one poll() collects the events of this window "
-             "(0: a round per event; its cost grows with the connections)",
-     .min = 0,
-     .max = 100 * NS_PER_MS},
     {.name = "drain_timeout",
      .flag = "--drain-timeout",
      .env = "COLLAB_INGEST_DRAIN_TIMEOUT",
@@ -162,7 +153,6 @@ int ingest_settings_read(const cfg *c, ingest_settings *out, char *err, size_t e
     out->retry_after_ms = cfg_duration_ms(c, "retry_after");
     out->drain_timeout_ms = cfg_duration_ms(c, "drain_timeout");
     out->linger_ms = cfg_duration_ms(c, "linger");
-    out->event_batch_us = cfg_duration_ns(c, "event_batch") / 1000;
     out->ops_topic = cfg_string(c, "ops_topic");
     if (!out->ops_topic[0]) {
         snprintf(err, err_size, "ops_topic: must not be empty");

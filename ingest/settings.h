@@ -24,7 +24,6 @@ typedef struct ingest_settings {
     int64_t retry_after_ms;            /* retry_after_ms of NACK unavailable / rate_limited */
     int64_t drain_timeout_ms;          /* shutdown: longest wait for pending answers */
     int64_t linger_ms;                 /* producer batching delay */
-    int64_t event_batch_us;            /* shortest WebSocket loop round (wsserver min_round_us) */
     const char *ops_topic;             /* collab.ops; borrowed from the cfg */
     int partitions;
     int replication;  /* -1: the broker's default */

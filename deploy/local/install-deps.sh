@@ -19,6 +19,8 @@ DEPS_DEBIAN_PACKAGES=(
     build-essential pkg-config cmake clang clang-format clang-tidy libclang-rt-14-dev
     librdkafka-dev libavro-dev libmongoc-dev libbson-dev libhiredis-dev
     libwebsockets-dev libjwt-dev libjansson-dev libsodium-dev libcmocka-dev
+    # the WebSocket services run lws on libev (epoll): lws' libev plugin and libev itself.
+    libwebsockets-evlib-ev libev-dev
     redis-server prometheus curl ca-certificates
     # ss (port holders) for the stack scripts; missing from minimal images.
     iproute2
