@@ -21,7 +21,8 @@
 # server addresses (deploy/local/env.sh). For experiments:
 # BENCH_INGEST_ARGS (extra ingest flags, e.g. "--linger 5ms"),
 # BENCH_LOADGEN_ARGS (extra ingest-loadgen flags), BENCH_CLOSED=0
-# (open loop only) and BENCH_WRITE_DOC=0 (print, leave docs/ alone).
+# (open loop only), BENCH_WRITE_DOC=0 (print, leave docs/ alone) and BENCH_KEEP=1
+# (keep the run's topic and database; by default bench-drop-run removes them).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,7 +40,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 say "building ingest, collab-admin, ingest-loadgen (Release) in $build"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER="${CC:-cc}" >/dev/null
-cmake --build "$build" -j2 --target ingest collab-admin ingest-loadgen >/dev/null
+cmake --build "$build" -j2 --target ingest collab-admin ingest-loadgen bench-drop-run >/dev/null
 
 run_id=$(date +%s)-$$
 export COLLAB_MONGO_DB=bench_ingest_${run_id//-/_}
@@ -56,7 +57,15 @@ say "starting ingest on 127.0.0.1:$port (topic $topic, log $log)"
     --ops-topic "$topic" --max-connections 20000 --max-ops-per-second 100000 \
     --log-level warn ${BENCH_INGEST_ARGS:-} >"$log" 2>&1 &
 ingest_pid=$!
-trap 'kill "$ingest_pid" 2>/dev/null || true; wait "$ingest_pid" 2>/dev/null || true' EXIT
+# On exit: stop ingest, then drop the run's topic and database (BENCH_KEEP=1 keeps them).
+cleanup() {
+    kill "$ingest_pid" 2>/dev/null || true
+    wait "$ingest_pid" 2>/dev/null || true
+    if [[ "${BENCH_KEEP:-0}" != 1 ]]; then
+        "$build/bin/bench-drop-run" --topic "$topic" --database "$COLLAB_MONGO_DB" || true
+    fi
+}
+trap cleanup EXIT
 for _ in $(seq 1 300); do
     curl -fs "http://127.0.0.1:$metrics_port/readyz" >/dev/null 2>&1 && break
     kill -0 "$ingest_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
