@@ -110,7 +110,7 @@ static void chan_drop_state(bcchan *ch)
 static void chan_free(bcserver *srv, bcchan *ch)
 {
     lws_sul_cancel(&ch->load_retry);
-    bcmap_remove(srv->chans, ch->doc_id);
+    cmap_remove(srv->chans, ch->doc_id);
     if (srv->feed)
         bcfeed_unwatch(srv->feed, ch->doc_id);
     if (srv->presence)
@@ -120,7 +120,7 @@ static void chan_free(bcserver *srv, bcchan *ch)
     chan_drop_state(ch);
     bcroster_free(ch->roster);
     free(ch);
-    metrics_gauge_set(srv->deps.metrics->documents, (double)bcmap_count(srv->chans));
+    metrics_gauge_set(srv->deps.metrics->documents, (double)cmap_count(srv->chans));
 }
 
 static void chan_maybe_free(bcserver *srv, bcchan *ch)
@@ -131,7 +131,7 @@ static void chan_maybe_free(bcserver *srv, bcchan *ch)
 
 static bcchan *chan_get(bcserver *srv, const char *doc_id)
 {
-    bcchan *ch = bcmap_get(srv->chans, doc_id);
+    bcchan *ch = cmap_get(srv->chans, doc_id);
     if (ch)
         return ch;
     ch = calloc(1, sizeof *ch);
@@ -141,7 +141,7 @@ static bcchan *chan_get(bcserver *srv, const char *doc_id)
     }
     snprintf(ch->doc_id, sizeof ch->doc_id, "%s", doc_id);
     ch->srv = srv;
-    if (bcmap_put(srv->chans, doc_id, ch) != 0) {
+    if (cmap_put(srv->chans, doc_id, ch) != 0) {
         bcroster_free(ch->roster);
         free(ch);
         return NULL;
@@ -153,7 +153,7 @@ static bcchan *chan_get(bcserver *srv, const char *doc_id)
         chan_free(srv, ch);
         return NULL;
     }
-    metrics_gauge_set(srv->deps.metrics->documents, (double)bcmap_count(srv->chans));
+    metrics_gauge_set(srv->deps.metrics->documents, (double)cmap_count(srv->chans));
     return ch;
 }
 
@@ -559,7 +559,7 @@ void bcchan_detach(bcserver *srv, bcsub *sub)
 static void live_record(bcserver *srv, const char *doc_id, bcmsg *m)
 {
     bcmetrics *met = srv->deps.metrics;
-    bcchan *ch = bcmap_get(srv->chans, doc_id);
+    bcchan *ch = cmap_get(srv->chans, doc_id);
     if (!ch) {
         metrics_counter_inc(met->records[BCREC_IGNORED]);
         return;
@@ -609,7 +609,7 @@ void bcchan_take_presence(bcserver *srv)
     bcpresence_update *u = bcpresence_take(srv->presence);
     while (u) {
         bcpresence_update *next = u->next;
-        bcchan *ch = bcmap_get(srv->chans, u->doc_id);
+        bcchan *ch = cmap_get(srv->chans, u->doc_id);
         if (ch) {
             metrics_counter_inc(srv->deps.metrics->awareness_relayed);
             crdt_rd rd;
@@ -661,5 +661,5 @@ static int free_chan(void *userdata, const char *key, void *value)
 
 void bcchan_free_all(bcserver *srv)
 {
-    bcmap_filter(srv->chans, free_chan, srv);
+    cmap_filter(srv->chans, free_chan, srv);
 }

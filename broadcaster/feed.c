@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broadcaster/map.h"
 #include "broadcaster/wire.h"
 #include "common/avro_records.h"
 #include "common/kafka_config.h"
+#include "common/strmap.h"
 
 #define POLL_MS 100
 
@@ -31,7 +31,7 @@ struct bcfeed {
     atomic_bool healthy;
     pthread_mutex_t lock;
     pthread_cond_t taken; /* signalled when the service thread took records */
-    bcmap *watched;       /* doc id -> non-NULL, under lock */
+    cmap *watched;        /* doc id -> non-NULL, under lock */
     bcfeed_record *head, *tail;
     size_t pending;
 };
@@ -56,7 +56,7 @@ static void hand_over(bcfeed *f, bcfeed_record *r)
 static bool watched(bcfeed *f, const char *doc_id)
 {
     pthread_mutex_lock(&f->lock);
-    bool yes = bcmap_get(f->watched, doc_id) != NULL;
+    bool yes = cmap_get(f->watched, doc_id) != NULL;
     pthread_mutex_unlock(&f->lock);
     return yes;
 }
@@ -173,7 +173,7 @@ static int assign_all(bcfeed *f, char *err, size_t err_size)
 bcfeed *bcfeed_new(const bcfeed_opts *opts, char *err, size_t err_size)
 {
     bcfeed *f = calloc(1, sizeof *f);
-    if (!f || !(f->watched = bcmap_new())) {
+    if (!f || !(f->watched = cmap_new())) {
         free(f);
         snprintf(err, err_size, "out of memory");
         return NULL;
@@ -244,7 +244,7 @@ void bcfeed_free(bcfeed *f)
         bcfeed_record_free(r);
         r = next;
     }
-    bcmap_free(f->watched);
+    cmap_free(f->watched);
     pthread_cond_destroy(&f->taken);
     pthread_mutex_destroy(&f->lock);
     free(f);
@@ -253,7 +253,7 @@ void bcfeed_free(bcfeed *f)
 int bcfeed_watch(bcfeed *f, const char *doc_id)
 {
     pthread_mutex_lock(&f->lock);
-    int rc = bcmap_put(f->watched, doc_id, f);
+    int rc = cmap_put(f->watched, doc_id, f);
     pthread_mutex_unlock(&f->lock);
     return rc;
 }
@@ -261,7 +261,7 @@ int bcfeed_watch(bcfeed *f, const char *doc_id)
 void bcfeed_unwatch(bcfeed *f, const char *doc_id)
 {
     pthread_mutex_lock(&f->lock);
-    bcmap_remove(f->watched, doc_id);
+    cmap_remove(f->watched, doc_id);
     pthread_mutex_unlock(&f->lock);
 }
 

@@ -9,13 +9,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "broadcaster/access.h"
 #include "broadcaster/feed.h"
 #include "broadcaster/loader.h"
 #include "broadcaster/metrics.h"
 #include "broadcaster/presence.h"
 #include "broadcaster/server.h"
 #include "broadcaster/settings.h"
+#include "common/doc_access.h"
 #include "common/service_app.h"
 #include "common/util.h"
 
@@ -27,7 +27,7 @@ typedef struct bcapp {
     svcapp base;
     bcsettings settings;
     bcmetrics metrics;
-    bcaccess *access;
+    docaccess *access;
     bcserver *server;
     bcfeed *feed;
     bcpresence *presence;
@@ -86,7 +86,7 @@ static int start(void *arg)
     if (svcapp_serve_metrics(base, err, sizeof err) != 0 ||
         svcapp_open_store(base, &so, err, sizeof err) != 0)
         goto fail;
-    app->access = bcaccess_new(base->store, app->settings.permission_ttl_ms);
+    app->access = docaccess_new(base->store, app->settings.permission_ttl_ms);
     if (!app->access) {
         snprintf(err, sizeof err, "out of memory");
         goto fail;
@@ -153,7 +153,7 @@ static void stop(void *arg)
     bcpresence_free(app->presence);
     bcload_free(app->loader);
     bcserver_free(app->server);
-    bcaccess_free(app->access);
+    docaccess_free(app->access);
 }
 
 int main(int argc, char **argv)

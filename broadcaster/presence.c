@@ -19,9 +19,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "broadcaster/map.h"
 #include "broadcaster/wire.h"
 #include "common/redis.h"
+#include "common/strmap.h"
 #include "common/util.h"
 
 #define CHANNEL_PREFIX "awareness:"
@@ -44,7 +44,7 @@ struct bcpresence {
     atomic_bool stop;
     atomic_uint_fast64_t confirmed;
     pthread_mutex_t lock;
-    bcmap *watched; /* doc ids wanted, under lock */
+    cmap *watched; /* doc ids wanted, under lock */
     pending_cmd *cmds_head, *cmds_tail;
     bcpresence_update *head, *tail;
     size_t pending;
@@ -109,7 +109,7 @@ static void append_commands(bcpresence *p, redisContext *c, bool resubscribe_all
     pending_cmd *list = p->cmds_head;
     p->cmds_head = p->cmds_tail = NULL;
     if (resubscribe_all)
-        bcmap_each(p->watched, add_to_subscribe, c);
+        cmap_each(p->watched, add_to_subscribe, c);
     pthread_mutex_unlock(&p->lock);
     while (list) {
         pending_cmd *next = list->next;
@@ -246,7 +246,7 @@ bcpresence *bcpresence_new(const char *redis_url, size_t max_pending, clog *log,
     atomic_init(&p->confirmed, 0);
     pthread_mutex_init(&p->lock, NULL);
     p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    p->watched = bcmap_new();
+    p->watched = cmap_new();
     if (p->wake_fd < 0 || !p->watched ||
         pthread_create(&p->thread, NULL, presence_thread, p) != 0) {
         snprintf(err, err_size, "cannot start the presence thread");
@@ -279,7 +279,7 @@ void bcpresence_free(bcpresence *p)
         bcpresence_update_free(u);
         u = next;
     }
-    bcmap_free(p->watched);
+    cmap_free(p->watched);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -287,7 +287,7 @@ void bcpresence_free(bcpresence *p)
 int bcpresence_watch(bcpresence *p, const char *doc_id)
 {
     pthread_mutex_lock(&p->lock);
-    int rc = bcmap_put(p->watched, doc_id, p);
+    int rc = cmap_put(p->watched, doc_id, p);
     if (rc == 0)
         queue_cmd(p, true, doc_id);
     pthread_mutex_unlock(&p->lock);
@@ -298,7 +298,7 @@ int bcpresence_watch(bcpresence *p, const char *doc_id)
 void bcpresence_unwatch(bcpresence *p, const char *doc_id)
 {
     pthread_mutex_lock(&p->lock);
-    bcmap_remove(p->watched, doc_id);
+    cmap_remove(p->watched, doc_id);
     queue_cmd(p, false, doc_id);
     pthread_mutex_unlock(&p->lock);
     wake(p);

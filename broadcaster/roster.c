@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broadcaster/map.h"
 #include "broadcaster/wire.h"
+#include "common/strmap.h"
 #include "crdt/lib0.h"
 
 /* A roster holds at most this many clients; more are not recorded. */
@@ -24,13 +24,13 @@ typedef struct entry {
 } entry;
 
 struct bcroster {
-    bcmap *entries; /* decimal client id -> entry */
+    cmap *entries; /* decimal client id -> entry */
 };
 
 bcroster *bcroster_new(void)
 {
     bcroster *r = calloc(1, sizeof *r);
-    if (!r || !(r->entries = bcmap_new())) {
+    if (!r || !(r->entries = cmap_new())) {
         free(r);
         return NULL;
     }
@@ -52,8 +52,8 @@ void bcroster_free(bcroster *r)
 {
     if (!r)
         return;
-    bcmap_filter(r->entries, drop, NULL);
-    bcmap_free(r->entries);
+    cmap_filter(r->entries, drop, NULL);
+    cmap_free(r->entries);
     free(r);
 }
 
@@ -71,14 +71,14 @@ void bcroster_apply(bcroster *r, const uint8_t *update, size_t len, int64_t now_
             return;
         char key[24];
         snprintf(key, sizeof key, "%llu", (unsigned long long)id);
-        entry *old = bcmap_get(r->entries, key);
+        entry *old = cmap_get(r->entries, key);
         if (old && old->clock > clock)
             continue;
         if (slen == 4 && memcmp(state, "null", 4) == 0) {
-            free(bcmap_remove(r->entries, key));
+            free(cmap_remove(r->entries, key));
             continue;
         }
-        if (!old && bcmap_count(r->entries) >= ROSTER_MAX)
+        if (!old && cmap_count(r->entries) >= ROSTER_MAX)
             continue;
         entry *e = malloc(sizeof *e + slen);
         if (!e)
@@ -88,7 +88,7 @@ void bcroster_apply(bcroster *r, const uint8_t *update, size_t len, int64_t now_
         e->seen_ms = now_ms;
         e->state_len = slen;
         memcpy(e->state, state, slen);
-        if (bcmap_put(r->entries, key, e) != 0) {
+        if (cmap_put(r->entries, key, e) != 0) {
             free(e);
             continue;
         }
@@ -115,12 +115,12 @@ static void add_entry(void *userdata, const char *key, void *value)
 bcmsg *bcroster_message(bcroster *r, int64_t now_ms, int64_t timeout_ms)
 {
     int64_t cutoff = now_ms - timeout_ms;
-    bcmap_filter(r->entries, drop, &cutoff);
-    if (bcmap_count(r->entries) == 0)
+    cmap_filter(r->entries, drop, &cutoff);
+    if (cmap_count(r->entries) == 0)
         return NULL;
     collect c = {.count = 0};
     crdt_buf_init(&c.body);
-    bcmap_each(r->entries, add_entry, &c);
+    cmap_each(r->entries, add_entry, &c);
     crdt_buf update;
     crdt_buf_init(&update);
     crdt_buf_varuint(&update, c.count);

@@ -74,12 +74,14 @@ static int confirm_upgrade(bcserver *srv, struct lws *wsi)
         wsauth_result_clear(&auth);
         return 1;
     }
-    bcaccess_result access =
-        bcaccess_check(srv->deps.access, doc_id, auth.claims.sub, util_now_ms());
-    if (access != BCACCESS_ALLOWED) {
-        if (access == BCACCESS_NOT_FOUND)
+    ustore_role role = USTORE_ROLE_NONE;
+    docaccess_status access =
+        docaccess_role(srv->deps.access, doc_id, auth.claims.sub, util_now_ms(), &role);
+    /* Every role may read. */
+    if (access != DOCACCESS_OK || role < USTORE_ROLE_VIEWER) {
+        if (access == DOCACCESS_NOT_FOUND)
             refuse(srv, wsi, 404, "not_found", "no such document");
-        else if (access == BCACCESS_FORBIDDEN)
+        else if (access == DOCACCESS_OK)
             refuse(srv, wsi, 403, "forbidden", "you have no right on this document");
         else
             refuse(srv, wsi, 503, "unavailable", "the database is unavailable, retry later");
@@ -269,17 +271,17 @@ static void sample(void *userdata, const char *key, void *value)
 static void tick(lws_sorted_usec_list_t *sul)
 {
     bcserver *srv = lws_container_of(sul, bcserver, tick);
-    bcmap_each(srv->chans, sample, srv);
-    bcaccess_expire(srv->deps.access, util_now_ms());
+    cmap_each(srv->chans, sample, srv);
+    docaccess_expire(srv->deps.access, util_now_ms());
     lws_sul_schedule(wsserver_context(srv->ws), 0, &srv->tick, tick, TICK_US);
 }
 
 bcserver *bcserver_new(const bcserver_deps *deps, char *err, size_t err_size)
 {
     bcserver *srv = calloc(1, sizeof *srv);
-    if (!srv || !(srv->chans = bcmap_new()) || !(srv->scratch = malloc(LWS_PRE + SCRATCH_BYTES))) {
+    if (!srv || !(srv->chans = cmap_new()) || !(srv->scratch = malloc(LWS_PRE + SCRATCH_BYTES))) {
         if (srv)
-            bcmap_free(srv->chans);
+            cmap_free(srv->chans);
         free(srv);
         snprintf(err, err_size, "out of memory");
         return NULL;
@@ -295,7 +297,7 @@ bcserver *bcserver_new(const bcserver_deps *deps, char *err, size_t err_size)
     };
     srv->ws = wsserver_new(&opts, err, err_size);
     if (!srv->ws) {
-        bcmap_free(srv->chans);
+        cmap_free(srv->chans);
         free(srv->scratch);
         free(srv);
         return NULL;
@@ -368,7 +370,7 @@ void bcserver_free(bcserver *srv)
         sub = next;
     }
     bcchan_free_all(srv);
-    bcmap_free(srv->chans);
+    cmap_free(srv->chans);
     free(srv->scratch);
     free(srv);
 }

@@ -20,13 +20,13 @@
 
 #include <stddef.h>
 
-#include "broadcaster/access.h"
 #include "broadcaster/feed.h"
 #include "broadcaster/loader.h"
 #include "broadcaster/metrics.h"
 #include "broadcaster/presence.h"
 #include "broadcaster/settings.h"
 #include "common/auth_token.h"
+#include "common/doc_access.h"
 #include "common/log.h"
 #include "common/service.h"
 
@@ -35,7 +35,7 @@ typedef struct bcserver_deps {
     clog *log;
     bcmetrics *metrics;
     const struct authtoken_keys *keys;
-    bcaccess *access;
+    docaccess *access;
 } bcserver_deps;
 
 typedef struct bcserver bcserver;

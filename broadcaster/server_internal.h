@@ -11,10 +11,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "broadcaster/map.h"
 #include "broadcaster/msg.h"
 #include "broadcaster/roster.h"
 #include "broadcaster/server.h"
+#include "common/strmap.h"
 #include "common/userstore.h"
 #include "common/ws_frame.h"
 #include "common/ws_server.h"
@@ -80,8 +80,8 @@ struct bcserver {
     bcfeed *feed;
     bcpresence *presence;
     bcload *loader;
-    bcmap *chans; /* doc id -> bcchan */
-    bcsub *all;   /* every subscriber record */
+    cmap *chans; /* doc id -> bcchan */
+    bcsub *all;  /* every subscriber record */
     uint32_t open_subs;
     bool draining;
     uint8_t *scratch; /* LWS_PRE + SCRATCH_BYTES: frames several messages per write */

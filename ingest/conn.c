@@ -46,22 +46,21 @@ int ingest_conn_confirm_upgrade(ingest_server *srv, struct lws *wsi)
         wsauth_result_clear(&auth);
         return 1;
     }
-    /* Blocking lookups on the event loop: two indexed reads by _id, a
-     * millisecond on a healthy database (see docs/decisions.md). */
-    ustore_doc doc;
-    ustore_status st = ustore_doc_get(srv->deps.store, doc_id, &doc);
+    /* A blocking lookup on the event loop on a cache miss: one or two
+     * indexed reads by _id (doc_access.h). A viewer may connect (for
+     * awareness); its writes get an error frame. */
     ustore_role role = USTORE_ROLE_NONE;
-    if (st == USTORE_OK)
-        st = ustore_permission_get(srv->deps.store, doc_id, auth.claims.sub, &role);
-    if (st == USTORE_NOT_FOUND) {
+    docaccess_status st =
+        docaccess_role(srv->access, doc_id, auth.claims.sub, util_now_ms(), &role);
+    if (st == DOCACCESS_NOT_FOUND) {
         refuse(srv, wsi, 404, "not_found", "no such document");
-    } else if (st != USTORE_OK) {
+    } else if (st != DOCACCESS_OK) {
         refuse(srv, wsi, 503, "unavailable", "the database is unavailable, retry later");
     } else if (role == USTORE_ROLE_NONE) {
         ingest_metrics_auth_failure(srv->deps.metrics, "no_permission");
         refuse(srv, wsi, 403, "forbidden", "you have no right on this document");
     }
-    if (st != USTORE_OK || role == USTORE_ROLE_NONE) {
+    if (st != DOCACCESS_OK || role == USTORE_ROLE_NONE) {
         wsauth_result_clear(&auth);
         return 1;
     }

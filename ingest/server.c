@@ -34,6 +34,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         if (srv->jobs)
             ingest_http_answer_done(srv);
+        /* Woken at least every 50 ms (ws_server's housekeeping). */
+        if (util_now_ms() - srv->access_expired_ms >= 1000) {
+            srv->access_expired_ms = util_now_ms();
+            docaccess_expire(srv->access, srv->access_expired_ms);
+        }
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return ingest_conn_confirm_upgrade(srv, wsi);
@@ -83,6 +88,13 @@ ingest_server *ingest_server_new(const ingest_server_deps *deps, char *err, size
         return NULL;
     }
     srv->deps = *deps;
+    srv->access = docaccess_new(deps->store, deps->settings->permission_ttl_ms);
+    if (!srv->access) {
+        free(srv->scratch_msg);
+        free(srv);
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
     wsserver_opts opts = {
         .host = deps->settings->listen_host,
         .port = deps->settings->listen_port,
@@ -93,6 +105,7 @@ ingest_server *ingest_server_new(const ingest_server_deps *deps, char *err, size
     };
     srv->ws = wsserver_new(&opts, err, err_size);
     if (!srv->ws) {
+        docaccess_free(srv->access);
         free(srv->scratch_msg);
         free(srv);
         return NULL;
@@ -162,6 +175,7 @@ void ingest_server_free(ingest_server *srv)
         return;
     ingest_server_close(srv);
     ingest_conn_free_all(srv);
+    docaccess_free(srv->access);
     free(srv->scratch_msg);
     free(srv);
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/doc_access.h"
 #include "common/userstore.h"
 #include "common/ws_frame.h"
 #include "common/ws_outq.h"
@@ -57,7 +58,9 @@ struct ingest_server {
     wsserver *ws;
     ingest_produce *producer;
     ingest_jobs *jobs;
-    ingest_conn *conns; /* every record, open or waiting for answers */
+    docaccess *access;         /* roles on documents, cached (doc_access.h) */
+    int64_t access_expired_ms; /* when expired answers were last dropped */
+    ingest_conn *conns;        /* every record, open or waiting for answers */
     uint32_t open_conns;
     uint64_t inflight; /* ops of all connections waiting for delivery */
     bool draining;

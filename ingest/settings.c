@@ -75,6 +75,15 @@ static const cfg_setting ingest_table[] = {
      .help = "librdkafka linger.ms: how long the producer waits to fill a batch",
      .min = 0,
      .max = 1000 * NS_PER_MS},
+    {.name = "permission_ttl",
+     .flag = "--permission-ttl",
+     .env = "COLLAB_INGEST_PERMISSION_TTL",
+     .type = CFG_DURATION,
+     .default_value = "5s",
+     .help = "how long a document permission check of the write endpoint is cached (0: not "
+             "cached); a right granted or revoked applies to new connections within it",
+     .min = 0,
+     .max = 3600000 * NS_PER_MS},
     {.name = "drain_timeout",
      .flag = "--drain-timeout",
      .env = "COLLAB_INGEST_DRAIN_TIMEOUT",
@@ -152,6 +161,7 @@ int ingest_settings_read(const cfg *c, ingest_settings *out, char *err, size_t e
     out->ack_timeout_ms = cfg_duration_ms(c, "ack_timeout");
     out->retry_after_ms = cfg_duration_ms(c, "retry_after");
     out->drain_timeout_ms = cfg_duration_ms(c, "drain_timeout");
+    out->permission_ttl_ms = cfg_duration_ms(c, "permission_ttl");
     out->linger_ms = cfg_duration_ms(c, "linger");
     out->ops_topic = cfg_string(c, "ops_topic");
     if (!out->ops_topic[0]) {

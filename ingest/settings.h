@@ -23,6 +23,7 @@ typedef struct ingest_settings {
     int64_t ack_timeout_ms;            /* Kafka must confirm within this, else NACK unavailable */
     int64_t retry_after_ms;            /* retry_after_ms of NACK unavailable / rate_limited */
     int64_t drain_timeout_ms;          /* shutdown: longest wait for pending answers */
+    int64_t permission_ttl_ms;         /* how long a permission check is cached */
     int64_t linger_ms;                 /* producer batching delay */
     const char *ops_topic;             /* collab.ops; borrowed from the cfg */
     int partitions;

@@ -15,10 +15,10 @@
 
 #include <cmocka.h>
 
-#include "broadcaster/map.h"
 #include "broadcaster/msg.h"
 #include "broadcaster/roster.h"
 #include "broadcaster/wire.h"
+#include "common/strmap.h"
 #include "crdt/lib0.h"
 #include "wsc.h"
 
@@ -103,7 +103,7 @@ static int keep_even(void *userdata, const char *key, void *value)
 static void test_map(void **state)
 {
     (void)state;
-    bcmap *m = bcmap_new();
+    cmap *m = cmap_new();
     assert_non_null(m);
     long numbers[1001];
     long replacement = 7770;
@@ -111,20 +111,20 @@ static void test_map(void **state)
     for (long i = 1; i <= 1000; i++) {
         numbers[i] = i;
         snprintf(key, sizeof key, "doc-%ld", i);
-        assert_int_equal(bcmap_put(m, key, &numbers[i]), 0);
+        assert_int_equal(cmap_put(m, key, &numbers[i]), 0);
     }
-    assert_int_equal(bcmap_count(m), 1000);
-    assert_ptr_equal(bcmap_get(m, "doc-777"), &numbers[777]);
-    assert_null(bcmap_get(m, "doc-1001"));
-    assert_int_equal(bcmap_put(m, "doc-777", &replacement), 0); /* replace */
-    assert_int_equal(bcmap_count(m), 1000);
-    assert_ptr_equal(bcmap_remove(m, "doc-777"), &replacement);
-    assert_null(bcmap_remove(m, "doc-777"));
-    bcmap_filter(m, keep_even, NULL);
-    assert_int_equal(bcmap_count(m), 500);
-    assert_null(bcmap_get(m, "doc-3"));
-    assert_non_null(bcmap_get(m, "doc-4"));
-    bcmap_free(m);
+    assert_int_equal(cmap_count(m), 1000);
+    assert_ptr_equal(cmap_get(m, "doc-777"), &numbers[777]);
+    assert_null(cmap_get(m, "doc-1001"));
+    assert_int_equal(cmap_put(m, "doc-777", &replacement), 0); /* replace */
+    assert_int_equal(cmap_count(m), 1000);
+    assert_ptr_equal(cmap_remove(m, "doc-777"), &replacement);
+    assert_null(cmap_remove(m, "doc-777"));
+    cmap_filter(m, keep_even, NULL);
+    assert_int_equal(cmap_count(m), 500);
+    assert_null(cmap_get(m, "doc-3"));
+    assert_non_null(cmap_get(m, "doc-4"));
+    cmap_free(m);
 }
 
 static uint8_t *update(size_t n, const uint64_t *ids, const uint64_t *clocks,

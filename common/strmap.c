@@ -1,22 +1,22 @@
 /*
- * map: chained hash table with FNV-1a hashing; the bucket array doubles when
- * the load passes 1. See map.h.
+ * strmap: chained hash table with FNV-1a hashing; the bucket array doubles when
+ * the load passes 1. See strmap.h.
  */
-#include "broadcaster/map.h"
+#include "common/strmap.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct bcmap_entry {
-    struct bcmap_entry *next;
+typedef struct cmap_entry {
+    struct cmap_entry *next;
     uint64_t hash;
     void *value;
     char key[]; /* NUL-terminated copy */
-} bcmap_entry;
+} cmap_entry;
 
-struct bcmap {
-    bcmap_entry **buckets;
+struct cmap {
+    cmap_entry **buckets;
     size_t bucket_count; /* a power of two */
     size_t count;
 };
@@ -31,9 +31,9 @@ static uint64_t hash_key(const char *key)
     return h;
 }
 
-bcmap *bcmap_new(void)
+cmap *cmap_new(void)
 {
-    bcmap *m = calloc(1, sizeof *m);
+    cmap *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
     m->bucket_count = 16;
@@ -45,14 +45,14 @@ bcmap *bcmap_new(void)
     return m;
 }
 
-void bcmap_free(bcmap *m)
+void cmap_free(cmap *m)
 {
     if (!m)
         return;
     for (size_t i = 0; i < m->bucket_count; i++) {
-        bcmap_entry *e = m->buckets[i];
+        cmap_entry *e = m->buckets[i];
         while (e) {
-            bcmap_entry *next = e->next;
+            cmap_entry *next = e->next;
             free(e);
             e = next;
         }
@@ -61,30 +61,30 @@ void bcmap_free(bcmap *m)
     free(m);
 }
 
-static bcmap_entry **find_slot(const bcmap *m, const char *key, uint64_t h)
+static cmap_entry **find_slot(const cmap *m, const char *key, uint64_t h)
 {
-    bcmap_entry **slot = &m->buckets[h & (m->bucket_count - 1)];
+    cmap_entry **slot = &m->buckets[h & (m->bucket_count - 1)];
     while (*slot && ((*slot)->hash != h || strcmp((*slot)->key, key) != 0))
         slot = &(*slot)->next;
     return slot;
 }
 
-void *bcmap_get(const bcmap *m, const char *key)
+void *cmap_get(const cmap *m, const char *key)
 {
-    bcmap_entry **slot = find_slot(m, key, hash_key(key));
+    cmap_entry **slot = find_slot(m, key, hash_key(key));
     return *slot ? (*slot)->value : NULL;
 }
 
-static void grow(bcmap *m)
+static void grow(cmap *m)
 {
     size_t n = m->bucket_count * 2;
-    bcmap_entry **b = calloc(n, sizeof *b);
+    cmap_entry **b = calloc(n, sizeof *b);
     if (!b)
         return; /* a fuller table still works */
     for (size_t i = 0; i < m->bucket_count; i++) {
-        bcmap_entry *e = m->buckets[i];
+        cmap_entry *e = m->buckets[i];
         while (e) {
-            bcmap_entry *next = e->next;
+            cmap_entry *next = e->next;
             size_t j = e->hash & (n - 1);
             e->next = b[j];
             b[j] = e;
@@ -96,16 +96,16 @@ static void grow(bcmap *m)
     m->bucket_count = n;
 }
 
-int bcmap_put(bcmap *m, const char *key, void *value)
+int cmap_put(cmap *m, const char *key, void *value)
 {
     uint64_t h = hash_key(key);
-    bcmap_entry **slot = find_slot(m, key, h);
+    cmap_entry **slot = find_slot(m, key, h);
     if (*slot) {
         (*slot)->value = value;
         return 0;
     }
     size_t len = strlen(key);
-    bcmap_entry *e = malloc(sizeof *e + len + 1);
+    cmap_entry *e = malloc(sizeof *e + len + 1);
     if (!e)
         return -1;
     memcpy(e->key, key, len + 1);
@@ -119,10 +119,10 @@ int bcmap_put(bcmap *m, const char *key, void *value)
     return 0;
 }
 
-void *bcmap_remove(bcmap *m, const char *key)
+void *cmap_remove(cmap *m, const char *key)
 {
-    bcmap_entry **slot = find_slot(m, key, hash_key(key));
-    bcmap_entry *e = *slot;
+    cmap_entry **slot = find_slot(m, key, hash_key(key));
+    cmap_entry *e = *slot;
     if (!e)
         return NULL;
     *slot = e->next;
@@ -132,24 +132,24 @@ void *bcmap_remove(bcmap *m, const char *key)
     return value;
 }
 
-size_t bcmap_count(const bcmap *m)
+size_t cmap_count(const cmap *m)
 {
     return m->count;
 }
 
-void bcmap_each(const bcmap *m, bcmap_fn fn, void *userdata)
+void cmap_each(const cmap *m, cmap_fn fn, void *userdata)
 {
     for (size_t i = 0; i < m->bucket_count; i++)
-        for (bcmap_entry *e = m->buckets[i]; e; e = e->next)
+        for (cmap_entry *e = m->buckets[i]; e; e = e->next)
             fn(userdata, e->key, e->value);
 }
 
-void bcmap_filter(bcmap *m, bcmap_keep_fn keep, void *userdata)
+void cmap_filter(cmap *m, cmap_keep_fn keep, void *userdata)
 {
     for (size_t i = 0; i < m->bucket_count; i++) {
-        bcmap_entry **slot = &m->buckets[i];
+        cmap_entry **slot = &m->buckets[i];
         while (*slot) {
-            bcmap_entry *e = *slot;
+            cmap_entry *e = *slot;
             if (keep(userdata, e->key, e->value)) {
                 slot = &e->next;
                 continue;
