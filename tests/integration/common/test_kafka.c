@@ -248,6 +248,52 @@ static void test_poll_thread_and_backpressure(void **state)
     drop_topic(f, topic);
 }
 
+/* With a poll thread, a flush waits for the reports that thread serves:
+ * when it returns, every report has been delivered to the callback. With no
+ * broker to deliver to, it gives up at its timeout and says so. */
+static void test_flush_with_poll_thread(void **state)
+{
+    fixture *f = *state;
+    char topic[200];
+    make_topic(f, "flush", 1, topic, sizeof topic);
+    counted c;
+    atomic_init(&c.reports, 0);
+    atomic_init(&c.failures, 0);
+    const char *linger[] = {"linger.ms", "50", NULL};
+    ckafka_producer_opts o = {.brokers = f->brokers,
+                              .log = f->log,
+                              .on_delivery = count_delivery,
+                              .delivery_userdata = &c,
+                              .poll_thread = true,
+                              .extra_config = linger};
+    char err[512];
+    ckafka_producer *p = ckafka_producer_new(&o, err, sizeof err);
+    assert_non_null(p);
+    for (int round = 1; round <= 3; round++) {
+        for (int i = 0; i < 20; i++)
+            assert_int_equal(ckafka_producer_send(p, topic, 0, NULL, 0, "v", 1, NULL, 0),
+                             RD_KAFKA_RESP_ERR_NO_ERROR);
+        assert_int_equal(ckafka_producer_flush(p, TIMEOUT_MS), RD_KAFKA_RESP_ERR_NO_ERROR);
+        assert_int_equal(atomic_load(&c.reports), 20 * round);
+        assert_int_equal(ckafka_producer_outstanding(p), 0);
+    }
+    assert_int_equal(atomic_load(&c.failures), 0);
+    ckafka_producer_free(p);
+    drop_topic(f, topic);
+
+    /* Nothing listens on port 1: the record stays queued. */
+    atomic_store(&c.reports, 0);
+    o.brokers = "127.0.0.1:1";
+    o.extra_config = NULL;
+    p = ckafka_producer_new(&o, err, sizeof err);
+    assert_non_null(p);
+    assert_int_equal(ckafka_producer_send(p, "nowhere", 0, NULL, 0, "v", 1, NULL, 0),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(ckafka_producer_flush(p, 300), RD_KAFKA_RESP_ERR__TIMED_OUT);
+    assert_int_equal(atomic_load(&c.reports), 0);
+    ckafka_producer_free(p); /* purges it: reported as failed, no leak */
+}
+
 /* ---- transactions ---- */
 
 typedef struct rebalance_count {
@@ -564,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_topic_creation),
         cmocka_unit_test(test_idempotent_delivery_reports),
         cmocka_unit_test(test_poll_thread_and_backpressure),
+        cmocka_unit_test(test_flush_with_poll_thread),
         cmocka_unit_test(test_transaction_commit_and_abort),
         cmocka_unit_test(test_offsets_in_transaction),
         cmocka_unit_test(test_zombie_is_fenced),
