@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/client_op.h"
 #include "common/util.h"
 #include "common/ws_auth.h"
 #include "common/ws_http.h"
-#include "ingest/ops.h"
 #include "ingest/server_internal.h"
 
 /* Head of an oversized message kept to read its type and op id. */
@@ -167,7 +167,7 @@ int ingest_conn_established(ingest_server *srv, ingest_session *ss, struct lws *
 
 static void handle_awareness(ingest_server *srv, ingest_conn *c, const wsframe_msg *msg)
 {
-    if (ingest_awareness_valid(msg->payload, msg->payload_len) != 0) {
+    if (awareness_valid(msg->payload, msg->payload_len) != 0) {
         ingest_conn_send_error(srv, c, "bad_frame", "malformed awareness update");
         return;
     }
@@ -175,8 +175,8 @@ static void handle_awareness(ingest_server *srv, ingest_conn *c, const wsframe_m
         metrics_counter_inc(srv->deps.metrics->awareness_dropped);
         return;
     }
-    ingest_awareness_track(&c->presence, msg->payload, msg->payload_len);
-    (void)ingest_awareness_publish(srv->deps.awareness, c->doc_id, msg->payload, msg->payload_len);
+    awareness_track(&c->presence, msg->payload, msg->payload_len);
+    (void)awareness_publish(srv->deps.awareness, c->doc_id, msg->payload, msg->payload_len);
 }
 
 static void handle_op(ingest_server *srv, ingest_conn *c, const wsframe_msg *msg,
@@ -204,26 +204,26 @@ static void handle_op(ingest_server *srv, ingest_conn *c, const wsframe_msg *msg
                   "this node is shutting down", retry);
         return;
     }
-    ingest_ops_context ctx = {srv->deps.registry, c->doc_id, c->user_id, srv->deps.node};
+    client_op_context ctx = {srv->deps.registry, c->doc_id, c->user_id, srv->deps.node};
     uint8_t *value = NULL;
     size_t value_len = 0;
     char why[256];
-    ingest_ops_result r =
-        ingest_ops_encode(&ctx, msg, util_wall_ns() / 1000, &value, &value_len, why, sizeof why);
-    if (r == INGEST_OPS_INVALID_UPDATE || r == INGEST_OPS_INVALID_ITEM) {
+    client_op_result r =
+        client_op_encode(&ctx, msg, util_wall_ns() / 1000, &value, &value_len, why, sizeof why);
+    if (r == CLIENT_OP_INVALID_UPDATE || r == CLIENT_OP_INVALID_ITEM) {
         send_nack(srv, c, msg->op_id, msg->op_id_len,
-                  r == INGEST_OPS_INVALID_UPDATE ? INGEST_NACK_INVALID_UPDATE
-                                                 : INGEST_NACK_INVALID_ITEM,
+                  r == CLIENT_OP_INVALID_UPDATE ? INGEST_NACK_INVALID_UPDATE
+                                                : INGEST_NACK_INVALID_ITEM,
                   why, 0);
         return;
     }
-    if (r != INGEST_OPS_OK) {
+    if (r != CLIENT_OP_OK) {
         clog_field f[] = {clog_str("doc_id", c->doc_id), clog_str("error", why)};
         clog_emit(srv->deps.log, CLOG_ERROR, "cannot encode an operation", f, 2);
         ingest_conn_send_error(srv, c, "internal", "the server could not encode the operation");
         return;
     }
-    ingest_op *op = calloc(1, sizeof *op);
+    op_producer_op *op = calloc(1, sizeof *op);
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__FAIL;
     if (op) {
         op->owner = c;
@@ -231,8 +231,7 @@ static void handle_op(ingest_server *srv, ingest_conn *c, const wsframe_msg *msg
         op->op_id_len = msg->op_id_len;
         memcpy(op->op_id, msg->op_id, msg->op_id_len);
         op->produced_ns = util_now_ns();
-        err =
-            ingest_produce_send(srv->producer, c->doc_id, strlen(c->doc_id), value, value_len, op);
+        err = op_producer_send(srv->producer, c->doc_id, strlen(c->doc_id), value, value_len, op);
     }
     free(value);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -391,8 +390,8 @@ void ingest_conn_closed(ingest_server *srv, ingest_conn *c)
     /* The others should see this user leave now, not after a 30 s timeout. */
     crdt_buf b;
     crdt_buf_init(&b);
-    if (ingest_awareness_removal(&c->presence, &b) > 0 && !b.oom)
-        (void)ingest_awareness_publish(srv->deps.awareness, c->doc_id, b.data, b.len);
+    if (awareness_removal(&c->presence, &b) > 0 && !b.oom)
+        (void)awareness_publish(srv->deps.awareness, c->doc_id, b.data, b.len);
     crdt_buf_free(&b);
     c->wsi = NULL;
     wsoutq_clear(&c->out);
@@ -408,10 +407,10 @@ void ingest_conn_abandoned(ingest_server *srv, ingest_conn *c)
 
 void ingest_conn_answer_done(ingest_server *srv)
 {
-    ingest_op *op = ingest_produce_take_done(srv->producer);
+    op_producer_op *op = op_producer_take_done(srv->producer);
     uint64_t retry = (uint64_t)srv->deps.settings->retry_after_ms;
     while (op) {
-        ingest_op *next = op->next;
+        op_producer_op *next = op->next;
         ingest_conn *c = op->owner;
         ingest_metrics *metrics = srv->deps.metrics;
         metrics_histogram_observe_since_ns(metrics->produce_latency, op->received_ns);

@@ -13,13 +13,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/awareness.h"
 #include "common/kafka_admin.h"
+#include "common/op_producer.h"
 #include "common/service_app.h"
 #include "ingest/api.h"
-#include "ingest/awareness.h"
 #include "ingest/jobs.h"
 #include "ingest/metrics.h"
-#include "ingest/produce.h"
 #include "ingest/server.h"
 #include "ingest/settings.h"
 
@@ -32,17 +32,17 @@ typedef struct ingest_app {
     svcapp base;
     ingest_settings settings;
     ingest_metrics metrics;
-    ingest_awareness *awareness;
+    awareness_pub *awareness;
     ingest_api *api;
     ingest_server *server;
-    ingest_produce *producer;
+    op_producer *producer;
     ingest_jobs *jobs;
 } ingest_app;
 
 static int flush_producer(void *arg)
 {
     ingest_app *app = arg;
-    return ingest_produce_flush(app->producer, 10000);
+    return op_producer_flush(app->producer, 10000);
 }
 
 static int create_topic(ingest_app *app, char *err, size_t err_size)
@@ -78,9 +78,10 @@ static int start(void *arg)
         create_topic(app, err, sizeof err) != 0)
         goto fail;
 
-    app->awareness =
-        ingest_awareness_new(cfg_string(base->config, CFG_REDIS_URL), AWARENESS_QUEUE_LIMIT,
-                             base->log, &app->metrics, err, sizeof err);
+    awareness_counters counted = {.published = app->metrics.awareness_published,
+                                  .dropped = app->metrics.awareness_dropped};
+    app->awareness = awareness_new(cfg_string(base->config, CFG_REDIS_URL), AWARENESS_QUEUE_LIMIT,
+                                   base->log, &counted, err, sizeof err);
     if (!app->awareness)
         goto fail;
     struct authpw_params params = {(unsigned long long)app->settings.argon2_opslimit,
@@ -103,7 +104,7 @@ static int start(void *arg)
     app->server = ingest_server_new(&deps, err, sizeof err);
     if (!app->server)
         goto fail;
-    ingest_produce_opts po = {
+    op_producer_opts po = {
         .brokers = cfg_string(base->config, CFG_KAFKA_BROKERS),
         .client_id = base->node,
         .topic = app->settings.ops_topic,
@@ -113,7 +114,7 @@ static int start(void *arg)
         .notify = ingest_server_wake,
         .notify_userdata = app->server,
     };
-    app->producer = ingest_produce_new(&po, err, sizeof err);
+    app->producer = op_producer_new(&po, err, sizeof err);
     if (!app->producer)
         goto fail;
     app->jobs =
@@ -163,15 +164,15 @@ static void stop(void *arg)
      * before the jobs pool (HTTP sessions hand their jobs back), and the
      * connection records after the producer (its ops point at them). */
     if (app->producer)
-        ingest_produce_set_notify(app->producer, NULL, NULL);
+        op_producer_set_notify(app->producer, NULL, NULL);
     if (app->jobs)
         ingest_jobs_set_notify(app->jobs, NULL, NULL);
     ingest_server_close(app->server);
     ingest_jobs_free(app->jobs);
-    ingest_produce_free(app->producer);
+    op_producer_free(app->producer);
     ingest_server_free(app->server);
     ingest_api_free(app->api);
-    ingest_awareness_free(app->awareness, 2000);
+    awareness_free(app->awareness, 2000);
 }
 
 int main(int argc, char **argv)

@@ -30,7 +30,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (srv->producer) {
             ingest_conn_answer_done(srv);
             metrics_gauge_set(srv->deps.metrics->producer_queue,
-                              (double)ingest_produce_outstanding(srv->producer));
+                              (double)op_producer_outstanding(srv->producer));
         }
         if (srv->jobs)
             ingest_http_answer_done(srv);
@@ -113,7 +113,7 @@ ingest_server *ingest_server_new(const ingest_server_deps *deps, char *err, size
     return srv;
 }
 
-void ingest_server_attach(ingest_server *srv, ingest_produce *producer, ingest_jobs *jobs)
+void ingest_server_attach(ingest_server *srv, op_producer *producer, ingest_jobs *jobs)
 {
     srv->producer = producer;
     srv->jobs = jobs;

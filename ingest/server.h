@@ -23,13 +23,13 @@
 
 #include "common/auth_token.h"
 #include "common/avro_registry.h"
+#include "common/awareness.h"
 #include "common/log.h"
+#include "common/op_producer.h"
 #include "common/service.h"
 #include "common/userstore.h"
-#include "ingest/awareness.h"
 #include "ingest/jobs.h"
 #include "ingest/metrics.h"
-#include "ingest/produce.h"
 #include "ingest/settings.h"
 
 typedef struct ingest_server_deps {
@@ -38,7 +38,7 @@ typedef struct ingest_server_deps {
     ingest_metrics *metrics;
     const struct authtoken_keys *keys;
     ustore *store;
-    ingest_awareness *awareness;
+    awareness_pub *awareness;
     const struct cavro_registry *registry;
     const char *node; /* instance id, the ingest_node of records */
 } ingest_server_deps;
@@ -50,7 +50,7 @@ typedef struct ingest_server ingest_server;
 ingest_server *ingest_server_new(const ingest_server_deps *deps, char *err, size_t err_size);
 
 /* Hands over the producer and the jobs pool (borrowed) before the loop runs. */
-void ingest_server_attach(ingest_server *srv, ingest_produce *producer, ingest_jobs *jobs);
+void ingest_server_attach(ingest_server *srv, op_producer *producer, ingest_jobs *jobs);
 
 /* The port listened on (settings may ask for 0). */
 int ingest_server_port(const ingest_server *srv);

@@ -11,12 +11,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/awareness.h"
 #include "common/doc_access.h"
 #include "common/userstore.h"
 #include "common/ws_frame.h"
 #include "common/ws_outq.h"
 #include "common/ws_server.h"
-#include "ingest/awareness.h"
 #include "ingest/ratelimit.h"
 #include "ingest/server.h"
 
@@ -39,7 +39,7 @@ typedef struct ingest_conn {
     bool rx_binary;
     ingest_bucket ops_bucket;
     ingest_bucket awareness_bucket;
-    ingest_awareness_tracker presence;
+    awareness_tracker presence;
     uint32_t inflight; /* ops produced and not yet answered */
 } ingest_conn;
 
@@ -56,7 +56,7 @@ typedef struct ingest_session {
 struct ingest_server {
     ingest_server_deps deps;
     wsserver *ws;
-    ingest_produce *producer;
+    op_producer *producer;
     ingest_jobs *jobs;
     docaccess *access;         /* roles on documents, cached (doc_access.h) */
     int64_t access_expired_ms; /* when expired answers were last dropped */

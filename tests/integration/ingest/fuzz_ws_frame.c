@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "common/avro_registry.h"
+#include "common/awareness.h"
+#include "common/client_op.h"
 #include "common/ws_frame.h"
-#include "ingest/awareness.h"
-#include "ingest/ops.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -71,21 +71,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)wsframe_peek_op(data, size, &type, &op, &op_len);
     wsframe_status st = wsframe_parse(data, size, m);
     if (st == WSFRAME_OK && m->type == WSFRAME_AWARENESS) {
-        ingest_awareness_tracker t;
+        awareness_tracker t;
         memset(&t, 0, sizeof t);
-        if (ingest_awareness_valid(m->payload, m->payload_len) == 0)
-            ingest_awareness_track(&t, m->payload, m->payload_len);
+        if (awareness_valid(m->payload, m->payload_len) == 0)
+            awareness_track(&t, m->payload, m->payload_len);
         crdt_buf b;
         crdt_buf_init(&b);
-        ingest_awareness_removal(&t, &b);
+        awareness_removal(&t, &b);
         crdt_buf_free(&b);
     } else if (st == WSFRAME_OK) {
         roundtrip(m);
-        ingest_ops_context ctx = {reg, "doc", "0123456789abcdef0123456789abcdef", "fuzz"};
+        client_op_context ctx = {reg, "doc", "0123456789abcdef0123456789abcdef", "fuzz"};
         uint8_t *out = NULL;
         size_t out_len = 0;
         char why[256];
-        if (ingest_ops_encode(&ctx, m, 1, &out, &out_len, why, sizeof why) == INGEST_OPS_OK)
+        if (client_op_encode(&ctx, m, 1, &out, &out_len, why, sizeof why) == CLIENT_OP_OK)
             free(out);
     }
     free(m);

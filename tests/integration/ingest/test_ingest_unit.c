@@ -18,12 +18,12 @@
 
 #include "common/avro_records.h"
 #include "common/avro_registry.h"
+#include "common/awareness.h"
+#include "common/client_op.h"
 #include "common/ws_auth.h"
 #include "common/ws_frame.h"
 #include "common/ws_http.h"
 #include "crdt/crdt.h"
-#include "ingest/awareness.h"
-#include "ingest/ops.h"
 #include "ingest/ratelimit.h"
 
 /* Encodes a frame into a malloc'd buffer (caller frees). */
@@ -235,8 +235,8 @@ static void test_awareness_tracking(void **state)
     crdt_buf_varbytes(&b, "{}", 2);
     size_t len;
     uint8_t *update = take(&b, &len);
-    assert_int_equal(ingest_awareness_valid(update, len), 0);
-    assert_int_equal(ingest_awareness_valid(update, len - 1), -1);
+    assert_int_equal(awareness_valid(update, len), 0);
+    assert_int_equal(awareness_valid(update, len - 1), -1);
     crdt_buf bad;
     crdt_buf_init(&bad);
     crdt_buf_varuint(&bad, 1);
@@ -245,12 +245,12 @@ static void test_awareness_tracking(void **state)
     crdt_buf_varbytes(&bad, "{not json", 9);
     size_t bad_len;
     uint8_t *bad_update = take(&bad, &bad_len);
-    assert_int_equal(ingest_awareness_valid(bad_update, bad_len), -1);
+    assert_int_equal(awareness_valid(bad_update, bad_len), -1);
     free(bad_update);
 
-    ingest_awareness_tracker t;
+    awareness_tracker t;
     memset(&t, 0, sizeof t);
-    ingest_awareness_track(&t, update, len);
+    awareness_track(&t, update, len);
     assert_int_equal(t.count, 2);
     free(update);
 
@@ -261,12 +261,12 @@ static void test_awareness_tracking(void **state)
     crdt_buf_varuint(&b, 2);
     crdt_buf_varbytes(&b, "null", 4);
     update = take(&b, &len);
-    ingest_awareness_track(&t, update, len);
+    awareness_track(&t, update, len);
     free(update);
     assert_int_equal(t.count, 1);
 
     crdt_buf_init(&b);
-    assert_int_equal(ingest_awareness_removal(&t, &b), 1);
+    assert_int_equal(awareness_removal(&t, &b), 1);
     update = take(&b, &len);
     const uint8_t want[] = {1, 0x89, 0x06, 4, 4, 'n', 'u', 'l', 'l'};
     assert_int_equal(len, sizeof want);
@@ -280,7 +280,7 @@ static void test_ops_encode(void **state)
     struct cavro_registry *reg = NULL;
     char err[256];
     assert_int_equal(cavro_registry_new_builtin(&reg, err, sizeof err), CAVRO_OK);
-    ingest_ops_context ctx = {reg, "doc-1", "0123456789abcdef0123456789abcdef", "node-1"};
+    client_op_context ctx = {reg, "doc-1", "0123456789abcdef0123456789abcdef", "node-1"};
 
     /* A real update from the engine. */
     crdt_doc *doc = NULL;
@@ -298,8 +298,8 @@ static void test_ops_encode(void **state)
     uint8_t *value = NULL;
     size_t value_len = 0;
     char why[256];
-    assert_int_equal(ingest_ops_encode(&ctx, msg, 5555, &value, &value_len, why, sizeof why),
-                     INGEST_OPS_OK);
+    assert_int_equal(client_op_encode(&ctx, msg, 5555, &value, &value_len, why, sizeof why),
+                     CLIENT_OP_OK);
     struct cavro_client_op rec;
     memset(&rec, 0, sizeof rec);
     assert_int_equal(cavro_client_op_decode(reg, value, value_len, &rec, err, sizeof err),
@@ -325,8 +325,8 @@ static void test_ops_encode(void **state)
     frame = take(&b, &len);
     assert_int_equal(wsframe_parse(frame, len, msg), WSFRAME_OK);
     value = NULL;
-    assert_int_equal(ingest_ops_encode(&ctx, msg, 5555, &value, &value_len, why, sizeof why),
-                     INGEST_OPS_INVALID_UPDATE);
+    assert_int_equal(client_op_encode(&ctx, msg, 5555, &value, &value_len, why, sizeof why),
+                     CLIENT_OP_INVALID_UPDATE);
     assert_null(value);
     free(frame);
     free(update);
@@ -339,8 +339,8 @@ static void test_ops_encode(void **state)
                         clock, 1);
     frame = take(&b, &len);
     assert_int_equal(wsframe_parse(frame, len, msg), WSFRAME_OK);
-    assert_int_equal(ingest_ops_encode(&ctx, msg, 1, &value, &value_len, why, sizeof why),
-                     INGEST_OPS_OK);
+    assert_int_equal(client_op_encode(&ctx, msg, 1, &value, &value_len, why, sizeof why),
+                     CLIENT_OP_OK);
     memset(&rec, 0, sizeof rec);
     assert_int_equal(cavro_client_op_decode(reg, value, value_len, &rec, err, sizeof err),
                      CAVRO_OK);
@@ -365,8 +365,8 @@ static void test_ops_encode(void **state)
     frame = take(&b, &len);
     assert_int_equal(wsframe_parse(frame, len, msg), WSFRAME_OK);
     value = NULL;
-    assert_int_equal(ingest_ops_encode(&ctx, msg, 1, &value, &value_len, why, sizeof why),
-                     INGEST_OPS_INVALID_ITEM);
+    assert_int_equal(client_op_encode(&ctx, msg, 1, &value, &value_len, why, sizeof why),
+                     CLIENT_OP_INVALID_ITEM);
     assert_null(value);
     free(frame);
 
@@ -375,8 +375,8 @@ static void test_ops_encode(void **state)
                         clock, 1);
     frame = take(&b, &len);
     assert_int_equal(wsframe_parse(frame, len, msg), WSFRAME_OK);
-    assert_int_equal(ingest_ops_encode(&ctx, msg, 1, &value, &value_len, why, sizeof why),
-                     INGEST_OPS_INVALID_ITEM);
+    assert_int_equal(client_op_encode(&ctx, msg, 1, &value, &value_len, why, sizeof why),
+                     CLIENT_OP_INVALID_ITEM);
     free(frame);
     cavro_registry_free(reg);
 }

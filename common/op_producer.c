@@ -1,8 +1,9 @@
 /*
- * produce: the ops producer and its done list (a mutex-protected FIFO filled
- * by delivery reports, drained by the WebSocket thread). See produce.h.
+ * op_producer: the ops producer and its done list (a mutex-protected FIFO
+ * filled by delivery reports, drained by the WebSocket thread). See
+ * op_producer.h.
  */
-#include "ingest/produce.h"
+#include "common/op_producer.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -13,21 +14,21 @@
 
 #define WARM_TIMEOUT_MS 5000
 
-struct ingest_produce {
+struct op_producer {
     ckafka_producer *producer;
     const char *topic;
-    ingest_produce_notify_fn notify;
+    op_producer_notify_fn notify;
     void *notify_userdata;
     pthread_mutex_t lock; /* guards the done list */
-    ingest_op *done_head;
-    ingest_op *done_tail;
+    op_producer_op *done_head;
+    op_producer_op *done_tail;
 };
 
 static void on_delivery(void *userdata, void *msg_opaque, rd_kafka_resp_err_t err,
                         int32_t partition, int64_t offset)
 {
-    ingest_produce *p = userdata;
-    ingest_op *op = msg_opaque;
+    op_producer *p = userdata;
+    op_producer_op *op = msg_opaque;
     op->delivered_ns = util_now_ns();
     op->err = err;
     op->partition = partition;
@@ -47,9 +48,9 @@ static void on_delivery(void *userdata, void *msg_opaque, rd_kafka_resp_err_t er
     pthread_mutex_unlock(&p->lock);
 }
 
-ingest_produce *ingest_produce_new(const ingest_produce_opts *opts, char *err, size_t err_size)
+op_producer *op_producer_new(const op_producer_opts *opts, char *err, size_t err_size)
 {
-    ingest_produce *p = calloc(1, sizeof *p);
+    op_producer *p = calloc(1, sizeof *p);
     if (!p) {
         snprintf(err, err_size, "out of memory");
         return NULL;
@@ -104,14 +105,14 @@ ingest_produce *ingest_produce_new(const ingest_produce_opts *opts, char *err, s
     return p;
 }
 
-rd_kafka_resp_err_t ingest_produce_send(ingest_produce *p, const char *key, size_t key_len,
-                                        const uint8_t *value, size_t value_len, ingest_op *op)
+rd_kafka_resp_err_t op_producer_send(op_producer *p, const char *key, size_t key_len,
+                                     const uint8_t *value, size_t value_len, op_producer_op *op)
 {
     return ckafka_producer_send(p->producer, p->topic, RD_KAFKA_PARTITION_UA, key, key_len, value,
                                 value_len, op, 0);
 }
 
-void ingest_produce_set_notify(ingest_produce *p, ingest_produce_notify_fn notify, void *userdata)
+void op_producer_set_notify(op_producer *p, op_producer_notify_fn notify, void *userdata)
 {
     pthread_mutex_lock(&p->lock);
     p->notify = notify;
@@ -119,34 +120,34 @@ void ingest_produce_set_notify(ingest_produce *p, ingest_produce_notify_fn notif
     pthread_mutex_unlock(&p->lock);
 }
 
-ingest_op *ingest_produce_take_done(ingest_produce *p)
+op_producer_op *op_producer_take_done(op_producer *p)
 {
     pthread_mutex_lock(&p->lock);
-    ingest_op *list = p->done_head;
+    op_producer_op *list = p->done_head;
     p->done_head = p->done_tail = NULL;
     pthread_mutex_unlock(&p->lock);
     return list;
 }
 
-int ingest_produce_outstanding(ingest_produce *p)
+int op_producer_outstanding(op_producer *p)
 {
     return ckafka_producer_outstanding(p->producer);
 }
 
-int ingest_produce_flush(ingest_produce *p, int timeout_ms)
+int op_producer_flush(op_producer *p, int timeout_ms)
 {
     return ckafka_producer_flush(p->producer, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
 }
 
-void ingest_produce_free(ingest_produce *p)
+void op_producer_free(op_producer *p)
 {
     if (!p)
         return;
     /* Purged messages report through on_delivery into the done list. */
     ckafka_producer_free(p->producer);
-    ingest_op *op = ingest_produce_take_done(p);
+    op_producer_op *op = op_producer_take_done(p);
     while (op) {
-        ingest_op *next = op->next;
+        op_producer_op *next = op->next;
         free(op);
         op = next;
     }

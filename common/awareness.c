@@ -3,7 +3,7 @@
  * y-protocols awareness update reading that presence and removal need.
  * See awareness.h.
  */
-#include "ingest/awareness.h"
+#include "common/awareness.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -29,10 +29,10 @@ typedef struct awareness_item {
     uint8_t data[];
 } awareness_item;
 
-struct ingest_awareness {
+struct awareness_pub {
     credis *redis;
     clog *log;
-    ingest_metrics *metrics;
+    awareness_counters counters;
     size_t max_queue;
     pthread_t thread;
     pthread_mutex_t lock; /* guards the queue and stopping */
@@ -43,7 +43,13 @@ struct ingest_awareness {
     int64_t stop_deadline_ms;
 };
 
-int ingest_awareness_valid(const uint8_t *update, size_t len)
+static void count(metrics_counter *c)
+{
+    if (c)
+        metrics_counter_inc(c);
+}
+
+int awareness_valid(const uint8_t *update, size_t len)
 {
     crdt_rd r;
     crdt_rd_init(&r, update, len);
@@ -66,7 +72,7 @@ int ingest_awareness_valid(const uint8_t *update, size_t len)
     return crdt_rd_ok(&r) && crdt_rd_left(&r) == 0 ? 0 : -1;
 }
 
-void ingest_awareness_track(ingest_awareness_tracker *t, const uint8_t *update, size_t len)
+void awareness_track(awareness_tracker *t, const uint8_t *update, size_t len)
 {
     crdt_rd r;
     crdt_rd_init(&r, update, len);
@@ -91,7 +97,7 @@ void ingest_awareness_track(ingest_awareness_tracker *t, const uint8_t *update, 
             continue;
         }
         if (k == t->count) {
-            if (t->count == INGEST_AWARENESS_TRACKED)
+            if (t->count == AWARENESS_TRACKED)
                 continue;
             t->count++;
         }
@@ -100,7 +106,7 @@ void ingest_awareness_track(ingest_awareness_tracker *t, const uint8_t *update, 
     }
 }
 
-size_t ingest_awareness_removal(const ingest_awareness_tracker *t, crdt_buf *out)
+size_t awareness_removal(const awareness_tracker *t, crdt_buf *out)
 {
     if (t->count == 0)
         return 0;
@@ -114,7 +120,7 @@ size_t ingest_awareness_removal(const ingest_awareness_tracker *t, crdt_buf *out
 }
 
 /* Mirrors one update into presence:{doc}; failures only cost freshness. */
-static void update_presence(ingest_awareness *a, const awareness_item *item)
+static void update_presence(awareness_pub *a, const awareness_item *item)
 {
     char key[WSFRAME_DOC_ID_MAX + 16];
     snprintf(key, sizeof key, "presence:%s", item->doc_id);
@@ -158,25 +164,25 @@ static void update_presence(ingest_awareness *a, const awareness_item *item)
         freeReplyObject(reply);
 }
 
-static void publish_one(ingest_awareness *a, const awareness_item *item)
+static void publish_one(awareness_pub *a, const awareness_item *item)
 {
     char channel[WSFRAME_DOC_ID_MAX + 16];
     snprintf(channel, sizeof channel, "awareness:%s", item->doc_id);
     redisReply *reply = credis_command(a->redis, "PUBLISH %s %b", channel, item->data, item->len);
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        metrics_counter_inc(a->metrics->awareness_dropped);
+        count(a->counters.dropped);
         if (reply)
             freeReplyObject(reply);
         return;
     }
     freeReplyObject(reply);
-    metrics_counter_inc(a->metrics->awareness_published);
+    count(a->counters.published);
     update_presence(a, item);
 }
 
 static void *publisher(void *arg)
 {
-    ingest_awareness *a = arg;
+    awareness_pub *a = arg;
     pthread_mutex_lock(&a->lock);
     for (;;) {
         while (!a->head && !a->stopping)
@@ -199,16 +205,17 @@ static void *publisher(void *arg)
     return NULL;
 }
 
-ingest_awareness *ingest_awareness_new(const char *redis_url, size_t max_queue, clog *log,
-                                       ingest_metrics *m, char *err, size_t err_size)
+awareness_pub *awareness_new(const char *redis_url, size_t max_queue, clog *log,
+                             const awareness_counters *counters, char *err, size_t err_size)
 {
-    ingest_awareness *a = calloc(1, sizeof *a);
+    awareness_pub *a = calloc(1, sizeof *a);
     if (!a) {
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
     a->log = log;
-    a->metrics = m;
+    if (counters)
+        a->counters = *counters;
     a->max_queue = max_queue;
     credis_opts ro = {
         .url = redis_url, .connect_timeout_ms = 1000, .command_timeout_ms = 1000, .log = log};
@@ -230,7 +237,7 @@ ingest_awareness *ingest_awareness_new(const char *redis_url, size_t max_queue, 
     return a;
 }
 
-void ingest_awareness_free(ingest_awareness *a, int64_t timeout_ms)
+void awareness_free(awareness_pub *a, int64_t timeout_ms)
 {
     if (!a)
         return;
@@ -252,12 +259,11 @@ void ingest_awareness_free(ingest_awareness *a, int64_t timeout_ms)
     free(a);
 }
 
-int ingest_awareness_publish(ingest_awareness *a, const char *doc_id, const uint8_t *update,
-                             size_t len)
+int awareness_publish(awareness_pub *a, const char *doc_id, const uint8_t *update, size_t len)
 {
     awareness_item *item = malloc(sizeof *item + len);
     if (!item) {
-        metrics_counter_inc(a->metrics->awareness_dropped);
+        count(a->counters.dropped);
         return -1;
     }
     item->next = NULL;
@@ -268,7 +274,7 @@ int ingest_awareness_publish(ingest_awareness *a, const char *doc_id, const uint
     if (a->queued >= a->max_queue || a->stopping) {
         pthread_mutex_unlock(&a->lock);
         free(item);
-        metrics_counter_inc(a->metrics->awareness_dropped);
+        count(a->counters.dropped);
         return -1;
     }
     if (a->tail)

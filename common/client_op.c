@@ -1,8 +1,8 @@
 /*
- * ops: validation of client operations with the crdt engine and the items
- * rules, and their Avro encoding. See ops.h.
+ * client_op: validation of client operations with the crdt engine and the
+ * items rules, and their Avro encoding. See client_op.h.
  */
-#include "ingest/ops.h"
+#include "common/client_op.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include "crdt/crdt.h"
 #include "processor/items.h"
 
-int ingest_ops_check_update(const uint8_t *update, size_t len, char *why, size_t why_size)
+int client_op_check_update(const uint8_t *update, size_t len, char *why, size_t why_size)
 {
     crdt_options opts;
     crdt_options_init(&opts);
@@ -33,40 +33,40 @@ int ingest_ops_check_update(const uint8_t *update, size_t len, char *why, size_t
     return 0;
 }
 
-static ingest_ops_result check_item(const wsframe_msg *msg, char *item_id, char *why,
-                                    size_t why_size)
+static client_op_result check_item(const wsframe_msg *msg, char *item_id, char *why,
+                                   size_t why_size)
 {
     if (msg->item_id_len == 0 || msg->item_id_len > ITEMS_MAX_ID_BYTES) {
         snprintf(why, why_size, "item id must be 1-%u bytes", ITEMS_MAX_ID_BYTES);
-        return INGEST_OPS_INVALID_ITEM;
+        return CLIENT_OP_INVALID_ITEM;
     }
     memcpy(item_id, msg->item_id, msg->item_id_len);
     item_id[msg->item_id_len] = '\0';
     if (strlen(item_id) != msg->item_id_len || items_check_item_id(item_id) != ITEMS_OK) {
         snprintf(why, why_size, "item id must be UTF-8 without control characters");
-        return INGEST_OPS_INVALID_ITEM;
+        return CLIENT_OP_INVALID_ITEM;
     }
     if (msg->payload_len > ITEMS_MAX_VALUE_BYTES) {
         snprintf(why, why_size, "item value is larger than %zu bytes", ITEMS_MAX_VALUE_BYTES);
-        return INGEST_OPS_INVALID_ITEM;
+        return CLIENT_OP_INVALID_ITEM;
     }
     if (msg->clock_count == 0) {
         snprintf(why, why_size, "an item write needs a non-empty clock");
-        return INGEST_OPS_INVALID_ITEM;
+        return CLIENT_OP_INVALID_ITEM;
     }
     for (size_t i = 0; i < msg->clock_count; i++) {
         if (msg->clock[i].client_id > (uint64_t)INT64_MAX ||
             msg->clock[i].counter > (uint64_t)INT64_MAX) {
             snprintf(why, why_size, "clock entry out of range");
-            return INGEST_OPS_INVALID_ITEM;
+            return CLIENT_OP_INVALID_ITEM;
         }
     }
-    return INGEST_OPS_OK;
+    return CLIENT_OP_OK;
 }
 
-ingest_ops_result ingest_ops_encode(const ingest_ops_context *ctx, const wsframe_msg *msg,
-                                    int64_t ingest_time_us, uint8_t **out, size_t *out_len,
-                                    char *why, size_t why_size)
+client_op_result client_op_encode(const client_op_context *ctx, const wsframe_msg *msg,
+                                  int64_t ingest_time_us, uint8_t **out, size_t *out_len, char *why,
+                                  size_t why_size)
 {
     char err[256];
     char op_id[WSFRAME_OP_ID_MAX + 1];
@@ -74,7 +74,7 @@ ingest_ops_result ingest_ops_encode(const ingest_ops_context *ctx, const wsframe
     op_id[msg->op_id_len] = '\0';
     if (msg->client_id > (uint64_t)INT64_MAX || msg->client_time_ms > (uint64_t)INT64_MAX / 1000) {
         snprintf(why, why_size, "client id or client time out of range");
-        return msg->type == WSFRAME_UPDATE ? INGEST_OPS_INVALID_UPDATE : INGEST_OPS_INVALID_ITEM;
+        return msg->type == WSFRAME_UPDATE ? CLIENT_OP_INVALID_UPDATE : CLIENT_OP_INVALID_ITEM;
     }
 
     struct cavro_client_op rec;
@@ -89,21 +89,21 @@ ingest_ops_result ingest_ops_encode(const ingest_ops_context *ctx, const wsframe
 
     uint8_t *item_bytes = NULL;
     struct cavro_clock_entry *entries = NULL;
-    ingest_ops_result result = INGEST_OPS_OK;
+    client_op_result result = CLIENT_OP_OK;
     if (msg->type == WSFRAME_UPDATE) {
-        if (ingest_ops_check_update(msg->payload, msg->payload_len, why, why_size) != 0)
-            return INGEST_OPS_INVALID_UPDATE;
+        if (client_op_check_update(msg->payload, msg->payload_len, why, why_size) != 0)
+            return CLIENT_OP_INVALID_UPDATE;
         rec.kind = CAVRO_OP_YJS_UPDATE;
         rec.payload.data = (uint8_t *)msg->payload;
         rec.payload.len = msg->payload_len;
     } else {
         char item_id[ITEMS_MAX_ID_BYTES + 1];
         result = check_item(msg, item_id, why, why_size);
-        if (result != INGEST_OPS_OK)
+        if (result != CLIENT_OP_OK)
             return result;
         entries = calloc(msg->clock_count, sizeof *entries);
         if (!entries)
-            return INGEST_OPS_INTERNAL;
+            return CLIENT_OP_INTERNAL;
         for (size_t i = 0; i < msg->clock_count; i++) {
             entries[i].client_id = (int64_t)msg->clock[i].client_id;
             entries[i].counter = (int64_t)msg->clock[i].counter;
@@ -124,7 +124,7 @@ ingest_ops_result ingest_ops_encode(const ingest_ops_context *ctx, const wsframe
         if (cs != CAVRO_OK) {
             snprintf(why, why_size, "item rejected: %s", err);
             free(entries);
-            return cs == CAVRO_ERR_INVALID_VALUE ? INGEST_OPS_INVALID_ITEM : INGEST_OPS_INTERNAL;
+            return cs == CAVRO_ERR_INVALID_VALUE ? CLIENT_OP_INVALID_ITEM : CLIENT_OP_INTERNAL;
         }
         rec.kind = msg->type == WSFRAME_ITEM_WRITE ? CAVRO_OP_ITEM_WRITE : CAVRO_OP_ITEM_RESOLVE;
         rec.payload.data = item_bytes;
@@ -137,7 +137,7 @@ ingest_ops_result ingest_ops_encode(const ingest_ops_context *ctx, const wsframe
         cavro_client_op_encode(ctx->registry, &rec, out, out_len, err, sizeof err);
     if (cs != CAVRO_OK) {
         snprintf(why, why_size, "cannot encode the operation: %s", err);
-        result = INGEST_OPS_INTERNAL;
+        result = CLIENT_OP_INTERNAL;
     }
     free(item_bytes);
     free(entries);
