@@ -113,23 +113,26 @@ static void chan_free(bcserver *srv, bcchan *ch)
     cmap_remove(srv->chans, ch->doc_id);
     if (srv->feed)
         bcfeed_unwatch(srv->feed, ch->doc_id);
+    if (srv->opsfeed)
+        bcfeed_unwatch(srv->opsfeed, ch->doc_id);
     if (srv->presence)
         bcpresence_unwatch(srv->presence, ch->doc_id);
     hist_clear(ch);
     free(ch->hist);
     chan_drop_state(ch);
+    bclive_clear(srv, ch);
     bcroster_free(ch->roster);
     free(ch);
     metrics_gauge_set(srv->deps.metrics->documents, (double)cmap_count(srv->chans));
 }
 
-static void chan_maybe_free(bcserver *srv, bcchan *ch)
+void bcchan_maybe_free(bcserver *srv, bcchan *ch)
 {
-    if (ch->nsubs == 0 && !ch->loading)
+    if (ch->nsubs == 0 && !ch->loading && ch->nysess == 0 && !ch->live_loading_job)
         chan_free(srv, ch);
 }
 
-static bcchan *chan_get(bcserver *srv, const char *doc_id)
+bcchan *bcchan_open(bcserver *srv, const char *doc_id)
 {
     bcchan *ch = cmap_get(srv->chans, doc_id);
     if (ch)
@@ -147,8 +150,10 @@ static bcchan *chan_get(bcserver *srv, const char *doc_id)
         return NULL;
     }
     /* Watch before any state load starts, so every record newer than the
-     * state reaches the history (or, in the race, MongoDB fills it). */
+     * state reaches the history (or, in the race, MongoDB fills it), and
+     * every op after a live document's log read reaches it. */
     if ((srv->feed && bcfeed_watch(srv->feed, doc_id) != 0) ||
+        (srv->opsfeed && bcfeed_watch(srv->opsfeed, doc_id) != 0) ||
         (srv->presence && bcpresence_watch(srv->presence, doc_id) != 0)) {
         chan_free(srv, ch);
         return NULL;
@@ -337,7 +342,7 @@ static void state_loaded(bcserver *srv, bcload_job *job)
     bcmetrics *m = srv->deps.metrics;
     ch->loading = false;
     if (ch->nsubs == 0) {
-        chan_free(srv, ch);
+        bcchan_maybe_free(srv, ch);
         return;
     }
     if (job->status != BCLOAD_OK) {
@@ -505,7 +510,7 @@ static void ops_fetched(bcserver *srv, bcload_job *job)
 
 void bcchan_attach(bcserver *srv, bcsub *sub)
 {
-    bcchan *ch = chan_get(srv, sub->doc_id);
+    bcchan *ch = bcchan_open(srv, sub->doc_id);
     if (!ch) {
         bcchan_fail(srv, sub, "internal", "out of memory", BCDISC_INTERNAL);
         return;
@@ -551,7 +556,7 @@ void bcchan_detach(bcserver *srv, bcsub *sub)
     sub->ch_prev = sub->ch_next = NULL;
     sub->ch = NULL;
     ch->nsubs--;
-    chan_maybe_free(srv, ch);
+    bcchan_maybe_free(srv, ch);
 }
 
 /* ---- hand-overs from the other threads ---- */
@@ -562,6 +567,15 @@ static void live_record(bcserver *srv, const char *doc_id, bcmsg *m)
     bcchan *ch = cmap_get(srv->chans, doc_id);
     if (!ch) {
         metrics_counter_inc(met->records[BCREC_IGNORED]);
+        return;
+    }
+    if (m->kind == BCMSG_ITEM && ch->nysess > 0)
+        bclive_item_record(srv, ch, m);
+    if (ch->nsubs == 0) {
+        /* Only y-protocols sessions here: they need the items, not the
+         * history (a reader that joins later loads a state). */
+        hist_clear(ch);
+        metrics_counter_inc(met->records[BCREC_DELIVERED]);
         return;
     }
     if (ch->hist_count && m->version <= hist_last(ch)) {
@@ -617,8 +631,10 @@ void bcchan_take_presence(bcserver *srv)
             (void)crdt_rd_varuint(&rd);
             size_t ulen = 0;
             const uint8_t *update = crdt_rd_varbytes(&rd, &ulen);
-            if (crdt_rd_ok(&rd))
+            if (crdt_rd_ok(&rd)) {
                 bcroster_apply(ch->roster, update, ulen, util_now_ms());
+                bcy_relay_awareness(srv, ch, update, ulen, u->msg);
+            }
             for (bcsub *s = ch->subs; s; s = s->ch_next)
                 bcchan_send(srv, s, u->msg);
         }
@@ -636,6 +652,8 @@ void bcchan_take_loads(bcserver *srv)
         bcload_job *next = job->next;
         if (job->kind == BCLOAD_STATE)
             state_loaded(srv, job);
+        else if (job->kind == BCLOAD_LIVE)
+            bclive_loaded(srv, job);
         else
             ops_fetched(srv, job);
         bcload_job_free(job);
@@ -651,9 +669,12 @@ static int free_chan(void *userdata, const char *key, void *value)
     lws_sul_cancel(&ch->load_retry);
     if (srv->feed)
         bcfeed_unwatch(srv->feed, ch->doc_id);
+    if (srv->opsfeed)
+        bcfeed_unwatch(srv->opsfeed, ch->doc_id);
     hist_clear(ch);
     free(ch->hist);
     chan_drop_state(ch);
+    bclive_clear(srv, ch);
     bcroster_free(ch->roster);
     free(ch);
     return 0;

@@ -61,20 +61,50 @@ static bool watched(bcfeed *f, const char *doc_id)
     return yes;
 }
 
-static void handle(bcfeed *f, const rd_kafka_message_t *msg)
+static void count(bcfeed *f, bcmetrics_record what)
 {
-    bcmetrics *m = f->opts.metrics;
-    char doc_id[WSFRAME_DOC_ID_MAX + 1];
-    if (!msg->key || msg->key_len == 0 || msg->key_len > WSFRAME_DOC_ID_MAX) {
-        metrics_counter_inc(m->records[BCREC_INVALID]);
-        return;
+    metrics_counter_inc(f->opts.records[what]);
+}
+
+static void skip(bcfeed *f, const rd_kafka_message_t *msg, const char *doc_id, const char *err)
+{
+    count(f, BCREC_INVALID);
+    clog_field fl[] = {clog_str("topic", f->opts.topic), clog_str("doc_id", doc_id),
+                       clog_int("partition", msg->partition), clog_int("offset", msg->offset),
+                       clog_str("error", err[0] ? err : "out of memory")};
+    clog_emit(f->opts.log, CLOG_WARN, "skipping a record", fl, 5);
+}
+
+/* A collab.ops record: its Yjs update, if it is one. */
+static bcfeed_record *client_op_record(bcfeed *f, const rd_kafka_message_t *msg, const char *doc_id)
+{
+    char err[256] = "";
+    struct cavro_client_op op = {0};
+    bcfeed_record *r = NULL;
+    if (cavro_client_op_decode(f->opts.avro, msg->payload, msg->len, &op, err, sizeof err) !=
+        CAVRO_OK) {
+        skip(f, msg, doc_id, err);
+    } else if (strcmp(op.doc_id, doc_id) != 0) {
+        skip(f, msg, doc_id, "record key and doc_id differ");
+    } else if (op.kind != CAVRO_OP_YJS_UPDATE) {
+        count(f, BCREC_IGNORED); /* items are the processor's to decide */
+    } else if ((r = calloc(1, sizeof *r)) &&
+               (r->update = malloc(op.payload.len ? op.payload.len : 1))) {
+        memcpy(r->update, op.payload.data, op.payload.len);
+        r->update_len = op.payload.len;
+        r->ingest_us = op.ingest_time_us;
+    } else {
+        free(r);
+        r = NULL;
+        skip(f, msg, doc_id, "");
     }
-    memcpy(doc_id, msg->key, msg->key_len);
-    doc_id[msg->key_len] = '\0';
-    if (!watched(f, doc_id)) {
-        metrics_counter_inc(m->records[BCREC_IGNORED]);
-        return;
-    }
+    cavro_client_op_clear(&op);
+    return r;
+}
+
+/* A collab.merged record as the message readers get. */
+static bcfeed_record *merged_record(bcfeed *f, const rd_kafka_message_t *msg, const char *doc_id)
+{
     char err[256] = "";
     struct cavro_merged_op rec = {0};
     bcmsg *out = NULL;
@@ -91,15 +121,33 @@ static void handle(bcfeed *f, const rd_kafka_message_t *msg)
     bcfeed_record *r = out ? calloc(1, sizeof *r) : NULL;
     if (!r) {
         bcmsg_unref(out);
-        metrics_counter_inc(m->records[BCREC_INVALID]);
-        clog_field fl[] = {clog_str("doc_id", doc_id), clog_int("partition", msg->partition),
-                           clog_int("offset", msg->offset),
-                           clog_str("error", err[0] ? err : "out of memory")};
-        clog_emit(f->opts.log, CLOG_WARN, "skipping a collab.merged record", fl, 4);
+        skip(f, msg, doc_id, err);
+        return NULL;
+    }
+    r->msg = out;
+    return r;
+}
+
+static void handle(bcfeed *f, const rd_kafka_message_t *msg)
+{
+    char doc_id[WSFRAME_DOC_ID_MAX + 1];
+    if (!msg->key || msg->key_len == 0 || msg->key_len > WSFRAME_DOC_ID_MAX) {
+        count(f, BCREC_INVALID);
         return;
     }
+    memcpy(doc_id, msg->key, msg->key_len);
+    doc_id[msg->key_len] = '\0';
+    if (!watched(f, doc_id)) {
+        count(f, BCREC_IGNORED);
+        return;
+    }
+    bcfeed_record *r = f->opts.kind == BCFEED_OPS ? client_op_record(f, msg, doc_id)
+                                                  : merged_record(f, msg, doc_id);
+    if (!r)
+        return;
     memcpy(r->doc_id, doc_id, msg->key_len + 1);
-    r->msg = out;
+    r->partition = msg->partition;
+    r->offset = msg->offset;
     hand_over(f, r);
 }
 
@@ -281,6 +329,7 @@ void bcfeed_record_free(bcfeed_record *r)
     if (!r)
         return;
     bcmsg_unref(r->msg);
+    free(r->update);
     free(r);
 }
 

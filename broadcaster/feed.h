@@ -1,10 +1,18 @@
 /*
- * feed: the broadcaster's reader of collab.merged. Every instance reads
- * every partition (docs/broadcaster.md explains why) with its own consumer
- * that belongs to no group: at start it asks each partition for its last
- * stable offset (read_committed) and reads from there, so it sees every
- * committed record produced after bcfeed_new returned, and nothing older
- * (older operations come from MongoDB when a subscriber needs them).
+ * feed: the broadcaster's readers of Kafka, one per topic:
+ *   - collab.merged (BCFEED_MERGED): the processor's versioned records, as
+ *     ready MERGED/ITEM messages for the read connections and the items of
+ *     the y-protocols connections;
+ *   - collab.ops (BCFEED_OPS): the client ops themselves, durable once
+ *     Kafka acked them, whose Yjs updates feed the live documents of the
+ *     y-protocols connections (the fast path, docs/decisions.md); other op
+ *     kinds are left to the processor.
+ * Every instance reads every partition (docs/broadcaster.md explains why)
+ * with its own consumer that belongs to no group: at start it asks each
+ * partition for its last stable offset (read_committed) and reads from
+ * there, so it sees every committed record produced after bcfeed_new
+ * returned, and nothing older (older operations come from the views, and
+ * for live documents from a read of collab.ops, when needed).
  *
  * A thread polls Kafka and keeps only the records of documents someone
  * watches (bcfeed_watch; the record key is the document id, so others are
@@ -26,22 +34,30 @@
 #include "common/log.h"
 #include "common/ws_frame.h"
 
+typedef enum bcfeed_kind { BCFEED_MERGED, BCFEED_OPS } bcfeed_kind;
+
 typedef struct bcfeed_record {
     struct bcfeed_record *next;
     char doc_id[WSFRAME_DOC_ID_MAX + 1];
-    bcmsg *msg; /* one reference, owned by the record */
+    bcmsg *msg;        /* MERGED: one reference, owned by the record */
+    uint8_t *update;   /* OPS: the Yjs v1 update (malloc'd, owned by the record) */
+    size_t update_len; /* OPS */
+    int32_t partition; /* where the record was read */
+    int64_t offset;
+    int64_t ingest_us; /* OPS: when an edge received the op */
 } bcfeed_record;
 
 typedef void (*bcfeed_notify_fn)(void *userdata);
 
 typedef struct bcfeed_opts {
+    bcfeed_kind kind;
     const char *brokers;
     const char *topic;
     const char *client_id;
     size_t max_pending; /* records handed over and not yet taken */
     int startup_timeout_ms;
     const struct cavro_registry *avro; /* borrowed */
-    bcmetrics *metrics;                /* borrowed */
+    metrics_counter *const *records;   /* borrowed, indexed by bcmetrics_record */
     clog *log;                         /* borrowed */
     bcfeed_notify_fn notify;           /* called from the feed thread */
     void *notify_userdata;

@@ -12,18 +12,31 @@
 #include <string.h>
 
 #include "broadcaster/wire.h"
+#include "common/avro_records.h"
 #include "common/docstore.h"
+#include "common/kafka_config.h"
+#include "common/kafka_consumer.h"
 #include "common/redis.h"
 #include "common/util.h"
+#include "crdt/crdt.h"
 
 /* An awareness update holds at most this many presence entries. */
 #define PRESENCE_MAX 1024
+/* A document with no stored state is read from collab.ops from this long
+ * before its creation (the creating node's clock and the producers' may
+ * differ by that much). */
+#define CREATION_MARGIN_MS (10 * 60 * 1000)
+/* How long one read of collab.ops may take before the job fails (retried). */
+#define LOG_READ_TIMEOUT_MS (120 * 1000)
+#define KAFKA_TIMEOUT_MS    10000
 
 typedef struct bcload_worker {
     bcload *pool;
     pthread_t thread;
     credis *redis;
     docstore *ds;
+    ckafka_base kafka_base;
+    rd_kafka_t *reader; /* LIVE jobs' reader of collab.ops, made on first use */
 } bcload_worker;
 
 struct bcload {
@@ -236,6 +249,216 @@ static void run_ops(bcload_worker *w, bcload_job *job)
     }
 }
 
+typedef struct live_items_walk {
+    bcload_job *job;
+    size_t cap;
+    bool failed;
+} live_items_walk;
+
+static int collect_live_item(void *userdata, const char *item_id, int64_t revision,
+                             const char *state_json)
+{
+    live_items_walk *walk = userdata;
+    bcload_job *job = walk->job;
+    if (job->live_item_count == walk->cap) {
+        size_t cap = walk->cap ? walk->cap * 2 : 16;
+        bcload_item *items = realloc(job->live_items, cap * sizeof *items);
+        if (!items) {
+            walk->failed = true;
+            return 1;
+        }
+        job->live_items = items;
+        walk->cap = cap;
+    }
+    bcload_item *it = &job->live_items[job->live_item_count];
+    it->item_id = strdup(item_id);
+    it->json = strdup(state_json);
+    it->revision = revision;
+    if (!it->item_id || !it->json) {
+        free(it->item_id);
+        free(it->json);
+        walk->failed = true;
+        return 1;
+    }
+    job->live_item_count++;
+    return 0;
+}
+
+static rd_kafka_t *reader_of(bcload_worker *w, char *err, size_t err_size)
+{
+    if (w->reader)
+        return w->reader;
+    ckafka_base_init(&w->kafka_base, w->pool->opts.log, "consumer");
+    char group[300];
+    snprintf(group, sizeof group, "collab-broadcaster-live-%s",
+             w->pool->opts.client_id ? w->pool->opts.client_id : "");
+    const char *extra[] = {"fetch.wait.max.ms", "10", NULL};
+    w->reader = ckafka_reader_new(&w->kafka_base, w->pool->opts.brokers, w->pool->opts.client_id,
+                                  group, extra, err, err_size);
+    if (w->reader)
+        rd_kafka_poll_set_consumer(w->reader);
+    return w->reader;
+}
+
+/* Where the read of collab.ops starts for a document whose state stands at
+ * pos (offset -1: nothing stored knows its position): right after it, or
+ * from shortly before the document was created. 0 with *from set (an
+ * offset, or RD_KAFKA_OFFSET_END: nothing to read), or -1 with the reason
+ * in job->err. */
+static int log_start(bcload_worker *w, rd_kafka_t *rk, bcload_job *job, docstore_position pos,
+                     int64_t *from)
+{
+    if (pos.offset >= 0 && pos.partition == job->partition) {
+        *from = pos.offset + 1;
+        return 0;
+    }
+    docstore_doc_meta meta;
+    docstore_status s =
+        docstore_document_meta(w->ds, job->doc_id, &meta, job->err, sizeof job->err);
+    if (s != DOCSTORE_OK && s != DOCSTORE_NOT_FOUND)
+        return -1;
+    rd_kafka_topic_partition_list_t *at = rd_kafka_topic_partition_list_new(1);
+    /* No creation time known: the whole partition (the log is kept forever). */
+    int64_t since = meta.created_ms > CREATION_MARGIN_MS ? meta.created_ms - CREATION_MARGIN_MS : 0;
+    rd_kafka_topic_partition_list_add(at, w->pool->opts.ops_topic, job->partition)->offset = since;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, at, KAFKA_TIMEOUT_MS);
+    int64_t offset = at->elems[0].offset;
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        e = at->elems[0].err;
+    rd_kafka_topic_partition_list_destroy(at);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(job->err, sizeof job->err, "offsets for time in %s [%d]: %s",
+                 w->pool->opts.ops_topic, (int)job->partition, rd_kafka_err2str(e));
+        return -1;
+    }
+    /* -1: no record that recent, i.e. nothing to read. */
+    *from = offset < 0 ? RD_KAFKA_OFFSET_END : offset;
+    return 0;
+}
+
+/* Applies every Yjs update of the document in collab.ops from `from` to the
+ * partition's end (its high watermark when the read began). 0, or -1 with
+ * the reason in job->err. */
+static int read_log(bcload_worker *w, rd_kafka_t *rk, bcload_job *job, crdt_doc *doc, int64_t from)
+{
+    const char *topic = w->pool->opts.ops_topic;
+    int64_t low = 0, high = 0;
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(rk, topic, job->partition, &low, &high, KAFKA_TIMEOUT_MS);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(job->err, sizeof job->err, "offsets of %s [%d]: %s", topic, (int)job->partition,
+                 rd_kafka_err2str(e));
+        return -1;
+    }
+    if (from < 0) /* RD_KAFKA_OFFSET_END */
+        from = high;
+    if (from < low)
+        from = low; /* retention took the older records (the log is kept forever by default) */
+    job->live_from_offset = from;
+    if (from >= high)
+        return 0;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, topic, job->partition)->offset = from;
+    e = rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(job->err, sizeof job->err, "assign %s [%d]: %s", topic, (int)job->partition,
+                 rd_kafka_err2str(e));
+        return -1;
+    }
+    size_t key_len = strlen(job->doc_id);
+    int64_t deadline = util_now_ms() + LOG_READ_TIMEOUT_MS;
+    int rc = 0;
+    int64_t next = from;
+    while (rc == 0 && next < high) {
+        if (util_now_ms() > deadline) {
+            snprintf(job->err, sizeof job->err, "reading %s [%d] took over %d s at offset %lld",
+                     topic, (int)job->partition, LOG_READ_TIMEOUT_MS / 1000, (long long)next);
+            rc = -1;
+            break;
+        }
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 200);
+        if (!msg)
+            continue;
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            next = high; /* the end: the watermark moved back only if records were deleted */
+        } else if (msg->err) {
+            snprintf(job->err, sizeof job->err, "reading %s [%d]: %s", topic, (int)job->partition,
+                     rd_kafka_message_errstr(msg));
+            rc = -1;
+        } else {
+            next = msg->offset + 1;
+            if (msg->key_len == key_len && memcmp(msg->key, job->doc_id, key_len) == 0) {
+                char why[256];
+                struct cavro_client_op op = {0};
+                if (cavro_client_op_decode(w->pool->opts.avro, msg->payload, msg->len, &op, why,
+                                           sizeof why) == CAVRO_OK &&
+                    op.kind == CAVRO_OP_YJS_UPDATE) {
+                    crdt_status cs = crdt_apply_update(doc, op.payload.data, op.payload.len, NULL);
+                    if (cs == CRDT_ERR_NOMEM) {
+                        snprintf(job->err, sizeof job->err, "out of memory");
+                        rc = -1;
+                    } else if (cs == CRDT_OK) {
+                        job->live_log_records++;
+                    }
+                    /* A record the engine refuses was refused by the edge
+                     * that took it too, and by the processor: skip it. */
+                }
+                cavro_client_op_clear(&op);
+            }
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    (void)rd_kafka_assign(rk, NULL);
+    return rc;
+}
+
+static void run_live(bcload_worker *w, bcload_job *job)
+{
+    job->status = BCLOAD_FAILED;
+    job->live_from_offset = -1;
+    docstore_state st = {0};
+    docstore_status s =
+        docstore_load_positioned_state(w->ds, job->doc_id, &st, job->err, sizeof job->err);
+    if (s == DOCSTORE_NOT_FOUND) {
+        st.pos = DOCSTORE_POSITION_UNKNOWN;
+    } else if (s != DOCSTORE_OK) {
+        if (!job->err[0])
+            snprintf(job->err, sizeof job->err, "%s", docstore_status_name(s));
+        docstore_state_clear(&st);
+        return;
+    }
+    crdt_doc *doc = NULL;
+    crdt_status cs = crdt_doc_new(NULL, &doc);
+    if (cs == CRDT_OK && st.state)
+        cs = crdt_apply_update(doc, st.state, st.state_len, NULL);
+    docstore_position pos = st.pos;
+    docstore_state_clear(&st);
+    if (cs != CRDT_OK) {
+        snprintf(job->err, sizeof job->err, "the stored state: %s", crdt_strerror(cs));
+        crdt_doc_free(doc);
+        return;
+    }
+    rd_kafka_t *rk = reader_of(w, job->err, sizeof job->err);
+    int64_t from = RD_KAFKA_OFFSET_END;
+    if (!rk || log_start(w, rk, job, pos, &from) != 0 || read_log(w, rk, job, doc, from) != 0) {
+        crdt_doc_free(doc);
+        return;
+    }
+    live_items_walk walk = {.job = job};
+    s = docstore_items(w->ds, job->doc_id, collect_live_item, &walk, job->err, sizeof job->err);
+    if (walk.failed || (s != DOCSTORE_OK && s != DOCSTORE_NOT_FOUND)) {
+        if (!job->err[0])
+            snprintf(job->err, sizeof job->err, "items: %s",
+                     walk.failed ? "out of memory" : docstore_status_name(s));
+        crdt_doc_free(doc);
+        return;
+    }
+    job->live = doc;
+    job->presence = load_presence(w, job->doc_id);
+    job->status = BCLOAD_OK;
+}
+
 static void *worker_main(void *arg)
 {
     bcload_worker *w = arg;
@@ -255,6 +478,8 @@ static void *worker_main(void *arg)
         int64_t start = util_now_ns();
         if (job->kind == BCLOAD_STATE)
             run_state(w, job);
+        else if (job->kind == BCLOAD_LIVE)
+            run_live(w, job);
         else
             run_ops(w, job);
         job->elapsed_ns = util_now_ns() - start;
@@ -327,6 +552,10 @@ void bcload_free(bcload *l)
     for (int i = 0; i < l->opts.threads; i++) {
         docstore_free(l->workers[i].ds);
         credis_free(l->workers[i].redis);
+        if (l->workers[i].reader) {
+            rd_kafka_consumer_close(l->workers[i].reader);
+            rd_kafka_destroy(l->workers[i].reader);
+        }
     }
     free_list(l->todo_head);
     free_list(l->done_head);
@@ -376,5 +605,11 @@ void bcload_job_free(bcload_job *job)
     for (size_t i = 0; i < job->op_count; i++)
         bcmsg_unref(job->ops[i]);
     free(job->ops);
+    crdt_doc_free(job->live);
+    for (size_t i = 0; i < job->live_item_count; i++) {
+        free(job->live_items[i].item_id);
+        free(job->live_items[i].json);
+    }
+    free(job->live_items);
     free(job);
 }

@@ -10,7 +10,16 @@
  *                 who is there;
  *   BCLOAD_OPS    the merged operations after a version, from MongoDB
  *                 crdt_operations, as ready MERGED/ITEM messages (resume
- *                 with ?since=, gaps the live stream cannot fill).
+ *                 with ?since=, gaps the live stream cannot fill);
+ *   BCLOAD_LIVE   a live document for the y-protocols connections: the
+ *                 newest state with its collab.ops position
+ *                 (docstore_load_positioned_state), plus every Yjs update
+ *                 of the document in collab.ops after that position (read
+ *                 from Kafka up to the partition's end: the ops the
+ *                 processor has not merged yet, or whose views are not
+ *                 written yet), built into one crdt_doc; its items (JSON)
+ *                 and the presence hash. A document with no state at all
+ *                 is read from shortly before its creation time.
  * The service thread submits a job; a worker fills in the result and puts
  * it on the done list; the first job on an empty list calls notify; the
  * service thread takes the list (bcload_take) and frees each job.
@@ -29,7 +38,14 @@
 #include "common/mongo.h"
 #include "common/ws_frame.h"
 
-typedef enum bcload_kind { BCLOAD_STATE, BCLOAD_OPS } bcload_kind;
+typedef enum bcload_kind { BCLOAD_STATE, BCLOAD_OPS, BCLOAD_LIVE } bcload_kind;
+
+/* An item of a LIVE job: its id, revision and state JSON (malloc'd). */
+typedef struct bcload_item {
+    char *item_id;
+    int64_t revision;
+    char *json;
+} bcload_item;
 
 typedef enum bcload_status {
     BCLOAD_OK,
@@ -53,7 +69,13 @@ typedef struct bcload_job {
     bcmsg *presence; /* STATE: AWARENESS of the fresh presence entries, or NULL */
     bcmsg **ops;     /* OPS: versions after + 1, after + 2, ... without a hole */
     size_t op_count;
-    bool hole; /* OPS: MongoDB has a later version but not the next one */
+    bool hole;               /* OPS: MongoDB has a later version but not the next one */
+    int32_t partition;       /* LIVE: the document's collab.ops partition (input) */
+    struct crdt_doc *live;   /* LIVE: the document, owned by the job until taken */
+    bcload_item *live_items; /* LIVE: its items */
+    size_t live_item_count;
+    int64_t live_from_offset;  /* LIVE: where the read of collab.ops began (-1: no read) */
+    uint64_t live_log_records; /* LIVE: Yjs updates of the document read from collab.ops */
 } bcload_job;
 
 typedef void (*bcload_notify_fn)(void *userdata);
@@ -64,6 +86,9 @@ typedef struct bcload_opts {
     const char *redis_url;
     const struct cavro_registry *avro; /* borrowed */
     int64_t presence_timeout_ms;       /* presence entries older than this are left out */
+    const char *brokers;               /* LIVE: the Kafka cluster */
+    const char *ops_topic;             /* LIVE: collab.ops */
+    const char *client_id;             /* LIVE: client.id of the readers */
     clog *log;                         /* borrowed */
     bcload_notify_fn notify;
     void *notify_userdata;
@@ -87,8 +112,8 @@ void bcload_submit(bcload *l, bcload_job *job);
 /* Every finished job, oldest first; free each with bcload_job_free. */
 bcload_job *bcload_take(bcload *l);
 
-/* Drops the job's message references (items not taken are dropped too) and
- * frees it. */
+/* Drops the job's message references (items not taken are dropped too),
+ * frees a live document not taken, and frees the job. */
 void bcload_job_free(bcload_job *job);
 
 #endif

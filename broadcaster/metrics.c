@@ -11,6 +11,17 @@ static const double depth_buckets[] = {0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512,
 static const char *const record_names[BCREC_COUNT] = {"delivered", "ignored", "duplicate", "gap",
                                                       "invalid"};
 
+static const char *const live_record_names[BCLIVE_REC_COUNT] = {"applied", "duplicate", "waited",
+                                                                "ignored", "refused"};
+
+const char *bcmetrics_yclose_name(bcmetrics_yclose c)
+{
+    static const char *const names[BCYCLOSE_COUNT] = {"unauthorized", "forbidden", "not_found",
+                                                      "bad_message",  "too_big",   "slow_consumer",
+                                                      "unavailable",  "unsaved",   "shutting_down"};
+    return c < BCYCLOSE_COUNT ? names[c] : "unknown";
+}
+
 const char *bcmetrics_resync_name(bcmetrics_resync r)
 {
     return r == BCRESYNC_SLOW_CONSUMER ? "slow_consumer" : "gap";
@@ -29,6 +40,83 @@ static int family(metrics_registry *reg, metrics_type type, const char *name, co
     const char *labels[] = {label};
     return metrics_family_new(reg, type, name, help, labels, 1, NULL, 0, out) == METRICS_OK ? 0
                                                                                             : -1;
+}
+
+/* The y-protocols and live-document metrics. */
+static int register_live(metrics_registry *reg, bcmetrics *m)
+{
+    metrics_family *live, *closed, *ops;
+    if (family(reg, METRICS_COUNTER, "broadcaster_ops_records_total",
+               "collab.ops records read for live documents, by what became of them", "result",
+               &ops) != 0 ||
+        metrics_gauge_new(reg, "broadcaster_ysockets",
+                          "Open y-protocols connections (y-websocket, Hocuspocus)",
+                          &m->ysockets) != METRICS_OK ||
+        metrics_gauge_new(reg, "broadcaster_ysessions", "Documents open on y-protocols connections",
+                          &m->ysessions) != METRICS_OK ||
+        metrics_gauge_new(reg, "broadcaster_live_documents",
+                          "Live documents held in memory for y-protocols connections",
+                          &m->live_documents) != METRICS_OK ||
+        family(reg, METRICS_COUNTER, "broadcaster_live_updates_total",
+               "Durable Yjs updates for live documents, by what became of them", "result",
+               &live) != 0 ||
+        metrics_histogram_new(reg, "broadcaster_live_latency_seconds",
+                              "From an edge receiving an update to its queueing for this "
+                              "node's y-protocols sessions (the fast path)",
+                              metrics_latency_buckets, METRICS_LATENCY_BUCKET_COUNT,
+                              &m->live_latency) != METRICS_OK ||
+        metrics_counter_new(reg, "broadcaster_live_loads_total", "Live documents loaded",
+                            &m->live_loads_ok) != METRICS_OK ||
+        metrics_counter_new(reg, "broadcaster_live_load_failures_total",
+                            "Live document loads that failed (retried)",
+                            &m->live_loads_failed) != METRICS_OK ||
+        metrics_counter_new(reg, "broadcaster_live_log_updates_total",
+                            "Updates read from collab.ops while loading live documents",
+                            &m->live_log_records) != METRICS_OK ||
+        metrics_histogram_new(reg, "broadcaster_live_load_seconds",
+                              "Time to load a live document (state and log)",
+                              metrics_latency_buckets, METRICS_LATENCY_BUCKET_COUNT,
+                              &m->live_load_seconds) != METRICS_OK ||
+        family(reg, METRICS_COUNTER, "broadcaster_yclosed_total",
+               "y-protocols connections closed by the server, by reason", "reason", &closed) != 0 ||
+        metrics_counter_new(reg, "broadcaster_yauth_failures_total",
+                            "y-protocols documents refused: bad token or no right",
+                            &m->yauth_failures) != METRICS_OK ||
+        metrics_counter_new(reg, "broadcaster_ywrites_total",
+                            "Updates and item ops from y-protocols sessions produced to Kafka",
+                            &m->ywrites) != METRICS_OK ||
+        metrics_counter_new(reg, "broadcaster_ywrite_acks_total",
+                            "Of those, acknowledged after Kafka's delivery report",
+                            &m->ywrite_acks) != METRICS_OK ||
+        metrics_counter_new(reg, "broadcaster_ywrite_failures_total",
+                            "Of those, not confirmed by Kafka (the connection is closed so "
+                            "the client resends)",
+                            &m->ywrite_failures) != METRICS_OK ||
+        metrics_counter_new(reg, "broadcaster_ywrites_known_total",
+                            "Updates from y-protocols sessions the live document already held "
+                            "(acknowledged without a write)",
+                            &m->ywrites_known) != METRICS_OK ||
+        metrics_histogram_new(reg, "broadcaster_ywrite_latency_seconds",
+                              "From receiving an update to Kafka's delivery report",
+                              metrics_latency_buckets, METRICS_LATENCY_BUCKET_COUNT,
+                              &m->ywrite_latency) != METRICS_OK)
+        return -1;
+    for (int r = 0; r < BCLIVE_REC_COUNT; r++) {
+        const char *v[] = {live_record_names[r]};
+        if (!(m->live_records[r] = metrics_family_counter(live, v)))
+            return -1;
+    }
+    for (int c = 0; c < BCYCLOSE_COUNT; c++) {
+        const char *v[] = {bcmetrics_yclose_name((bcmetrics_yclose)c)};
+        if (!(m->yclosed[c] = metrics_family_counter(closed, v)))
+            return -1;
+    }
+    for (int r = 0; r < BCREC_COUNT; r++) {
+        const char *v[] = {record_names[r]};
+        if (!(m->ops_records[r] = metrics_family_counter(ops, v)))
+            return -1;
+    }
+    return 0;
 }
 
 int bcmetrics_register(metrics_registry *reg, bcmetrics *m)
@@ -106,7 +194,7 @@ int bcmetrics_register(metrics_registry *reg, bcmetrics *m)
         if (!(m->records[r] = metrics_family_counter(records, v)))
             return -1;
     }
-    return 0;
+    return register_live(reg, m);
 }
 
 void bcmetrics_upgrade(bcmetrics *m, unsigned int status)

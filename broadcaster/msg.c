@@ -25,6 +25,10 @@ const char *bcmsg_kind_name(bcmsg_kind kind)
         return "error";
     case BCMSG_SYNCED:
         return "synced";
+    case BCMSG_LIVE:
+        return "live";
+    case BCMSG_YPROTO:
+        return "yprotocol";
     case BCMSG_KIND_COUNT:
         break;
     }

@@ -34,6 +34,8 @@ typedef enum bcmsg_kind {
     BCMSG_RESYNC,
     BCMSG_ERROR,
     BCMSG_SYNCED,
+    BCMSG_LIVE,   /* y-protocols: a sync update or step 2 of the live document */
+    BCMSG_YPROTO, /* y-protocols: step 1, auth, sync status, stateless, close */
     BCMSG_KIND_COUNT,
 } bcmsg_kind;
 

@@ -1,9 +1,11 @@
 /*
- * server: the lws callback of the read endpoint - the checks before the
- * upgrade, subscriber records, writes (many queued messages framed into one
- * write), the wake-up through which the feed, presence and loader threads
- * hand results over, a one-second tick for sampled metrics, and the
- * goodbye at shutdown. Ordering lives in channel.c. See server.h.
+ * server: the lws callback of the broadcaster's endpoint - upgrades routed
+ * by path (read connections here, y-websocket and Hocuspocus connections
+ * to ysock.c), the read connections' records, writes (many queued messages
+ * framed into one write), the wake-up through which the feeds, presence,
+ * loader and producer threads hand results over, a one-second tick for
+ * sampled metrics, and the goodbye at shutdown. Ordering of the read
+ * connections lives in channel.c, live documents in live.c. See server.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +101,7 @@ static int confirm_upgrade(bcserver *srv, struct lws *wsi)
         refuse(srv, wsi, 500, "internal", "out of memory");
         return 1;
     }
+    sub->kind = BCCONN_READ;
     snprintf(sub->doc_id, sizeof sub->doc_id, "%s", doc_id);
     snprintf(sub->user_id, sizeof sub->user_id, "%s", auth.claims.sub);
     wsauth_result_clear(&auth);
@@ -176,6 +179,29 @@ static void account(bcserver *srv, bcmsg *const *sent, size_t count, int64_t now
     metrics_counter_add(m->bytes_sent, bytes);
 }
 
+int bcserver_write_queue(bcserver *srv, struct lws *wsi, bcqueue *q)
+{
+    bcmsg *sent[MAX_BATCH];
+    size_t count = 0;
+    uint8_t *out = srv->scratch + LWS_PRE;
+    size_t n = bcqueue_frame(q, out, SCRATCH_BYTES, sent, MAX_BATCH, &count);
+    int64_t now_us = util_wall_ns() / 1000;
+    if (n > 0) {
+        /* Already framed: lws 4.1 writes LWS_WRITE_HTTP bytes as they are
+         * on a WebSocket connection (and buffers what the socket refuses). */
+        int w = lws_write(wsi, out, n, LWS_WRITE_HTTP);
+        account(srv, sent, count, now_us);
+        for (size_t i = 0; i < count; i++)
+            bcmsg_unref(sent[i]);
+        return w < 0 ? -1 : 0;
+    }
+    bcmsg *big = bcqueue_peek(q);
+    int w = lws_write(wsi, bcmsg_payload(big), big->len, LWS_WRITE_BINARY);
+    account(srv, &big, 1, now_us);
+    bcqueue_pop(q);
+    return w < 0 ? -1 : 0;
+}
+
 static int writeable(bcserver *srv, bcsub *sub)
 {
     struct lws *wsi = sub->wsi;
@@ -186,28 +212,8 @@ static int writeable(bcserver *srv, bcsub *sub)
         }
         return 0;
     }
-    bcmsg *sent[MAX_BATCH];
-    size_t count = 0;
-    uint8_t *out = srv->scratch + LWS_PRE;
-    size_t n = bcqueue_frame(&sub->q, out, SCRATCH_BYTES, sent, MAX_BATCH, &count);
-    int64_t now_us = util_wall_ns() / 1000;
-    if (n > 0) {
-        /* Already framed: lws 4.1 writes LWS_WRITE_HTTP bytes as they are
-         * on a WebSocket connection (and buffers what the socket refuses). */
-        int w = lws_write(wsi, out, n, LWS_WRITE_HTTP);
-        account(srv, sent, count, now_us);
-        for (size_t i = 0; i < count; i++)
-            bcmsg_unref(sent[i]);
-        if (w < 0)
-            return -1;
-    } else {
-        bcmsg *big = bcqueue_peek(&sub->q);
-        int w = lws_write(wsi, bcmsg_payload(big), big->len, LWS_WRITE_BINARY);
-        account(srv, &big, 1, now_us);
-        bcqueue_pop(&sub->q);
-        if (w < 0)
-            return -1;
-    }
+    if (bcserver_write_queue(srv, wsi, &sub->q) != 0)
+        return -1;
     if (sub->q.count || sub->closing)
         lws_callback_on_writable(wsi);
     return 0;
@@ -216,8 +222,26 @@ static int writeable(bcserver *srv, bcsub *sub)
 static void take_everything(bcserver *srv)
 {
     bcchan_take_loads(srv);
+    bcy_take_done(srv);
+    bclive_take_records(srv);
     bcchan_take_records(srv);
     bcchan_take_presence(srv);
+}
+
+/* The record an upgrade left as the socket's opaque user data. */
+static bcconn_kind conn_kind(struct lws *wsi)
+{
+    const bcconn_kind *kind = lws_get_opaque_user_data(wsi);
+    return kind ? *kind : 0;
+}
+
+static int route_upgrade(bcserver *srv, struct lws *wsi)
+{
+    yproto_dialect dialect;
+    char doc_id[WSFRAME_DOC_ID_MAX + 1];
+    if (bcy_route(srv, wsi, &dialect, doc_id, sizeof doc_id))
+        return bcy_confirm_upgrade(srv, wsi, dialect, doc_id);
+    return confirm_upgrade(srv, wsi);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -232,25 +256,46 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         take_everything(srv);
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return confirm_upgrade(srv, wsi);
+        return route_upgrade(srv, wsi);
     case LWS_CALLBACK_HTTP:
         refuse(srv, wsi, 404, "not_found",
-               "the broadcaster serves WebSocket upgrades on /v1/documents/{doc_id}/read");
+               "the broadcaster serves WebSocket upgrades on /v1/documents/{doc_id}/read, "
+               "y-websocket and Hocuspocus (docs/protocol.md)");
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     case LWS_CALLBACK_ESTABLISHED:
+        if (conn_kind(wsi) == BCCONN_YSOCK)
+            return bcy_established(srv, ss, wsi);
         return established(srv, ss, wsi);
     case LWS_CALLBACK_RECEIVE:
+        if (ss && ss->ysock)
+            return bcy_receive(srv, ss->ysock, in, len);
         /* Readers send nothing but pings and pongs, which lws answers. */
         if (ss && ss->sub)
             bcchan_fail(srv, ss->sub, "bad_frame", "the read connection takes no messages",
                         BCDISC_BAD_FRAME);
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (ss && ss->ysock)
+            return bcy_writeable(srv, ss->ysock);
         return ss && ss->sub ? writeable(srv, ss->sub) : 0;
     case LWS_CALLBACK_CLOSED:
         if (ss && ss->sub) {
+            lws_set_opaque_user_data(wsi, NULL); /* closed() may free the record */
             closed(srv, ss->sub);
             ss->sub = NULL;
+        }
+        if (ss && ss->ysock) {
+            lws_set_opaque_user_data(wsi, NULL);
+            bcy_closed(srv, ss->ysock);
+            ss->ysock = NULL;
+        }
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        /* A y-protocols upgrade we allowed that lws then failed: the record
+         * never became a connection. (Read records wait for bcserver_free.) */
+        if (conn_kind(wsi) == BCCONN_YSOCK) {
+            bcy_abandoned(srv, lws_get_opaque_user_data(wsi));
+            lws_set_opaque_user_data(wsi, NULL);
         }
         return 0;
     default:
@@ -279,9 +324,12 @@ static void tick(lws_sorted_usec_list_t *sul)
 bcserver *bcserver_new(const bcserver_deps *deps, char *err, size_t err_size)
 {
     bcserver *srv = calloc(1, sizeof *srv);
-    if (!srv || !(srv->chans = cmap_new()) || !(srv->scratch = malloc(LWS_PRE + SCRATCH_BYTES))) {
-        if (srv)
+    if (!srv || !(srv->chans = cmap_new()) || !(srv->scratch = malloc(LWS_PRE + SCRATCH_BYTES)) ||
+        !(srv->scratch_op = malloc(sizeof *srv->scratch_op))) {
+        if (srv) {
             cmap_free(srv->chans);
+            free(srv->scratch);
+        }
         free(srv);
         snprintf(err, err_size, "out of memory");
         return NULL;
@@ -299,17 +347,22 @@ bcserver *bcserver_new(const bcserver_deps *deps, char *err, size_t err_size)
     if (!srv->ws) {
         cmap_free(srv->chans);
         free(srv->scratch);
+        free(srv->scratch_op);
         free(srv);
         return NULL;
     }
     return srv;
 }
 
-void bcserver_attach(bcserver *srv, bcfeed *feed, bcpresence *presence, bcload *loader)
+void bcserver_attach(bcserver *srv, const bcserver_parts *parts)
 {
-    srv->feed = feed;
-    srv->presence = presence;
-    srv->loader = loader;
+    srv->feed = parts->feed;
+    srv->opsfeed = parts->opsfeed;
+    srv->presence = parts->presence;
+    srv->loader = parts->loader;
+    srv->producer = parts->producer;
+    srv->awareness = parts->awareness;
+    srv->avro = parts->avro;
 }
 
 int bcserver_port(const bcserver *srv)
@@ -326,7 +379,14 @@ void bcserver_wake(void *arg)
 static bool has_subscribers(void *arg)
 {
     const bcserver *srv = arg;
-    return srv->open_subs > 0;
+    return srv->open_subs > 0 || srv->open_ysocks > 0;
+}
+
+/* Writes still waiting for Kafka: their clients get their acks first. */
+static bool has_unanswered_writes(void *arg)
+{
+    const bcserver *srv = arg;
+    return srv->producer && op_producer_outstanding(srv->producer) > 0;
 }
 
 int bcserver_loop(svc *s, void *arg)
@@ -337,13 +397,20 @@ int bcserver_loop(svc *s, void *arg)
         lws_sul_cancel(&srv->tick);
         return 1;
     }
-    /* Goodbye: new upgrades get 503, every subscriber ERROR shutting_down. */
+    /* Goodbye: new upgrades get 503, writes still out get their answers,
+     * then every subscriber ERROR shutting_down and every y-protocols
+     * client a 1012 close (it reconnects elsewhere and resyncs). */
     srv->draining = true;
+    wsserver_serve_while(srv->ws, has_unanswered_writes, srv,
+                         util_now_ms() + srv->deps.settings->ack_timeout_ms);
+    take_everything(srv);
     for (bcsub *sub = srv->all; sub; sub = sub->all_next)
         bcchan_fail(srv, sub, "shutting_down", "this node is shutting down; reconnect elsewhere",
                     BCDISC_SHUTTING_DOWN);
-    clog_field f[] = {clog_int("subscribers", srv->open_subs)};
-    clog_emit(srv->deps.log, CLOG_INFO, "closing the read connections", f, 1);
+    bcy_shutdown_all(srv);
+    clog_field f[] = {clog_int("subscribers", srv->open_subs),
+                      clog_int("y_connections", srv->open_ysocks)};
+    clog_emit(srv->deps.log, CLOG_INFO, "closing the connections", f, 2);
     wsserver_serve_while(srv->ws, has_subscribers, srv,
                          util_now_ms() + srv->deps.settings->close_grace_ms);
     lws_sul_cancel(&srv->tick);
@@ -354,10 +421,13 @@ void bcserver_free(bcserver *srv)
 {
     if (!srv)
         return;
-    /* The feed, presence and loader are gone by now (see server.h). */
+    /* The feeds, presence, loader and producer are gone by now (server.h). */
     srv->feed = NULL;
+    srv->opsfeed = NULL;
     srv->presence = NULL;
     srv->loader = NULL;
+    srv->producer = NULL;
+    srv->awareness = NULL;
     wsserver_free(srv->ws);
     /* lws closed what was still open (CLOSED callbacks ran); what is left
      * are records that never completed an upgrade or wait for jobs that
@@ -369,8 +439,10 @@ void bcserver_free(bcserver *srv)
         free(sub);
         sub = next;
     }
+    bcy_free_all(srv);
     bcchan_free_all(srv);
     cmap_free(srv->chans);
     free(srv->scratch);
+    free(srv->scratch_op);
     free(srv);
 }

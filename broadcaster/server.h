@@ -26,8 +26,10 @@
 #include "broadcaster/presence.h"
 #include "broadcaster/settings.h"
 #include "common/auth_token.h"
+#include "common/awareness.h"
 #include "common/doc_access.h"
 #include "common/log.h"
+#include "common/op_producer.h"
 #include "common/service.h"
 
 typedef struct bcserver_deps {
@@ -36,6 +38,7 @@ typedef struct bcserver_deps {
     bcmetrics *metrics;
     const struct authtoken_keys *keys;
     docaccess *access;
+    const char *node; /* instance id: the ingest_node of the records it produces */
 } bcserver_deps;
 
 typedef struct bcserver bcserver;
@@ -44,9 +47,19 @@ typedef struct bcserver bcserver;
  * and must outlive the server. NULL with the reason in err. */
 bcserver *bcserver_new(const bcserver_deps *deps, char *err, size_t err_size);
 
-/* Hands over the feed, presence relay and loader (borrowed) before the loop
- * runs. */
-void bcserver_attach(bcserver *srv, bcfeed *feed, bcpresence *presence, bcload *loader);
+/* What the server is handed before the loop runs (all borrowed; producer
+ * NULL when this node takes no writes). */
+typedef struct bcserver_parts {
+    bcfeed *feed;    /* collab.merged */
+    bcfeed *opsfeed; /* collab.ops */
+    bcpresence *presence;
+    bcload *loader;
+    op_producer *producer;    /* y-protocols writes to collab.ops */
+    awareness_pub *awareness; /* y-protocols presence to Redis */
+    const struct cavro_registry *avro;
+} bcserver_parts;
+
+void bcserver_attach(bcserver *srv, const bcserver_parts *parts);
 
 int bcserver_port(const bcserver *srv);
 

@@ -5,6 +5,7 @@
 #include "broadcaster/settings.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "common/metrics_http.h"
 
@@ -23,6 +24,64 @@ static const cfg_setting table[] = {
      .type = CFG_STRING,
      .default_value = "collab.merged",
      .help = "topic of merged operations (read, every partition)"},
+    {.name = "ops_topic",
+     .flag = "--ops-topic",
+     .env = "COLLAB_OPS_TOPIC",
+     .type = CFG_STRING,
+     .default_value = "collab.ops",
+     .help = "topic of client ops: read for the live documents, written by y-protocols writes"},
+    {.name = "writes",
+     .flag = "--writes",
+     .env = "COLLAB_BROADCASTER_WRITES",
+     .type = CFG_BOOL,
+     .default_value = "true",
+     .help = "take writes from y-protocols connections (produce them to the ops topic); false: "
+             "a read-only fan-out node, whose y-protocols clients are told so"},
+    {.name = "yjs_path",
+     .flag = "--yjs-path",
+     .env = "COLLAB_BROADCASTER_YJS_PATH",
+     .type = CFG_STRING,
+     .default_value = "/yjs",
+     .help = "URL prefix of y-websocket connections: ws://host:port<prefix>/<doc>?token=JWT"},
+    {.name = "hocuspocus_path",
+     .flag = "--hocuspocus-path",
+     .env = "COLLAB_BROADCASTER_HOCUSPOCUS_PATH",
+     .type = CFG_STRING,
+     .default_value = "/hocuspocus",
+     .help = "URL path of Hocuspocus connections (documents multiplexed, token per document)"},
+    {.name = "max_message_bytes",
+     .flag = "--max-message-bytes",
+     .env = "COLLAB_BROADCASTER_MAX_MESSAGE_BYTES",
+     .type = CFG_SIZE,
+     .default_value = "1MiB",
+     .help = "largest message a y-protocols client may send (more: closed with 1009)",
+     .min = 1024,
+     .max = 64LL * 1024 * 1024},
+    {.name = "max_documents_per_socket",
+     .flag = "--max-documents-per-socket",
+     .env = "COLLAB_BROADCASTER_MAX_DOCUMENTS_PER_SOCKET",
+     .type = CFG_INT,
+     .default_value = "256",
+     .help = "documents one Hocuspocus connection may open",
+     .min = 1,
+     .max = 100000},
+    {.name = "ack_timeout",
+     .flag = "--ack-timeout",
+     .env = "COLLAB_BROADCASTER_ACK_TIMEOUT",
+     .type = CFG_DURATION,
+     .default_value = "5s",
+     .help = "how long Kafka may take to confirm a y-protocols write (then the client reconnects "
+             "and resends)",
+     .min = 100 * NS_PER_MS,
+     .max = 300000 * NS_PER_MS},
+    {.name = "linger",
+     .flag = "--linger",
+     .env = "COLLAB_BROADCASTER_LINGER",
+     .type = CFG_DURATION,
+     .default_value = "0ms",
+     .help = "producer linger.ms for y-protocols writes",
+     .min = 0,
+     .max = 1000 * NS_PER_MS},
     {.name = "queue_max_messages",
      .flag = "--queue-max-messages",
      .env = "COLLAB_BROADCASTER_QUEUE_MAX_MESSAGES",
@@ -152,6 +211,23 @@ int bcsettings_read(const cfg *c, bcsettings *out, char *err, size_t err_size)
         return -1;
     }
     out->merged_topic = cfg_string(c, "merged_topic");
+    out->ops_topic = cfg_string(c, "ops_topic");
+    out->writes = cfg_bool(c, "writes");
+    out->yjs_path = cfg_string(c, "yjs_path");
+    out->hocuspocus_path = cfg_string(c, "hocuspocus_path");
+    if (out->yjs_path[0] != '/' || strlen(out->yjs_path) < 2 || out->hocuspocus_path[0] != '/' ||
+        strncmp(out->hocuspocus_path, out->yjs_path, strlen(out->yjs_path)) == 0 ||
+        strncmp(out->yjs_path, "/v1/", 4) == 0 || strncmp(out->hocuspocus_path, "/v1/", 4) == 0) {
+        snprintf(err, err_size,
+                 "--yjs-path and --hocuspocus-path must start with /, differ from each other and "
+                 "from /v1/ (got \"%s\" and \"%s\")",
+                 out->yjs_path, out->hocuspocus_path);
+        return -1;
+    }
+    out->max_message_bytes = (size_t)cfg_size(c, "max_message_bytes");
+    out->max_documents_per_socket = (size_t)cfg_int(c, "max_documents_per_socket");
+    out->ack_timeout_ms = cfg_duration_ms(c, "ack_timeout");
+    out->linger_ms = cfg_duration_ms(c, "linger");
     out->queue_max_messages = (size_t)cfg_int(c, "queue_max_messages");
     out->queue_max_bytes = (size_t)cfg_size(c, "queue_max_bytes");
     out->slow_resyncs = (int)cfg_int(c, "slow_resyncs");

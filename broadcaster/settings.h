@@ -7,6 +7,7 @@
 #ifndef BROADCASTER_SETTINGS_H
 #define BROADCASTER_SETTINGS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,7 +16,15 @@
 typedef struct bcsettings {
     char listen_host[256];
     int listen_port;
-    const char *merged_topic;  /* borrowed from the cfg */
+    const char *merged_topic; /* borrowed from the cfg */
+    const char *ops_topic;    /* borrowed */
+    bool writes;              /* y-protocols writes produced to ops_topic */
+    const char *yjs_path;     /* y-websocket: <yjs_path>/<doc> */
+    const char *hocuspocus_path;
+    size_t max_message_bytes; /* from a y-protocols client */
+    size_t max_documents_per_socket;
+    int64_t ack_timeout_ms;
+    int64_t linger_ms;
     size_t queue_max_messages; /* per subscriber: more is slow (RESYNC + STATE) */
     size_t queue_max_bytes;    /* per subscriber, likewise */
     int slow_resyncs;          /* slow-consumer resyncs allowed per slow_window... */

@@ -562,14 +562,24 @@ docstore_status docstore_put_documents(docstore *ds, const docstore_doc_version 
 
 docstore_status docstore_cache_state(docstore *ds, const char *doc_id, int64_t version,
                                      const uint8_t *state, size_t state_len, const uint8_t *sv,
-                                     size_t sv_len, char *err, size_t err_size)
+                                     size_t sv_len, docstore_position pos, char *err,
+                                     size_t err_size)
 {
     char key[300];
     snprintf(key, sizeof key, "doc:%s", doc_id);
-    const char *pairs[] = {"state", state ? (const char *)state : "", "sv",
-                           sv ? (const char *)sv : ""};
-    size_t lens[] = {5, state ? state_len : 0, 2, sv ? sv_len : 0};
-    return redis_conditional_hset(ds, key, "version", version, pairs, lens, 4,
+    /* An unknown position is written as -1 too: a field left from an older
+     * version would claim less than the state holds (harmless, readers then
+     * re-read more of the log, but misleading). */
+    char partition[16], offset[32];
+    snprintf(partition, sizeof partition, "%" PRId32, pos.offset < 0 ? -1 : pos.partition);
+    snprintf(offset, sizeof offset, "%" PRId64, pos.offset < 0 ? (int64_t)-1 : pos.offset);
+    const char *pairs[] = {"state",     state ? (const char *)state : "",
+                           "sv",        sv ? (const char *)sv : "",
+                           "partition", partition,
+                           "offset",    offset};
+    size_t lens[] = {5, state ? state_len : 0, 2, sv ? sv_len : 0,
+                     9, strlen(partition),     6, strlen(offset)};
+    return redis_conditional_hset(ds, key, "version", version, pairs, lens, 8,
                                   &ds->counts.states_written, &ds->counts.states_newer, err,
                                   err_size);
 }
@@ -751,9 +761,9 @@ docstore_status docstore_get_cached_state(docstore *ds, const char *doc_id, docs
         return DOCSTORE_NOT_FOUND;
     char key[300];
     snprintf(key, sizeof key, "doc:%s", doc_id);
-    const char *fields[] = {"version", "state", "sv"};
+    const char *fields[] = {"version", "state", "sv", "partition", "offset"};
     docstore_status st;
-    redisReply *r = redis_hmget(ds, key, fields, 3, &st, err, err_size);
+    redisReply *r = redis_hmget(ds, key, fields, 5, &st, err, err_size);
     if (!r)
         return st;
     int64_t version;
@@ -768,6 +778,11 @@ docstore_status docstore_get_cached_state(docstore *ds, const char *doc_id, docs
         out->sv = dup_bytes(r->element[2]->str, r->element[2]->len);
         out->sv_len = r->element[2]->len;
     }
+    int64_t partition, offset;
+    out->pos = DOCSTORE_POSITION_UNKNOWN;
+    if (parse_int64(r->element[3], &partition) && parse_int64(r->element[4], &offset) &&
+        partition >= 0 && partition <= INT32_MAX && offset >= 0)
+        out->pos = (docstore_position){.partition = (int32_t)partition, .offset = offset};
     freeReplyObject(r);
     if (!out->state) {
         docstore_state_clear(out);
@@ -1016,7 +1031,8 @@ docstore_status docstore_ops_after(docstore *ds, const char *doc_id, int64_t aft
 
 /* Collects the contiguous Yjs updates after a snapshot for docstore_load_state. */
 typedef struct update_list {
-    int64_t version; /* last version collected */
+    int64_t version;       /* last version collected */
+    docstore_position pos; /* collab.ops position of that version */
     uint8_t **data;
     size_t *lens;
     size_t count, cap;
@@ -1050,6 +1066,7 @@ static int collect_update(void *userdata, const docstore_op *op)
     if (op->version != l->version + 1)
         return 1; /* a gap: the views are behind; stop at the last contiguous version */
     l->version = op->version;
+    l->pos = (docstore_position){.partition = op->partition, .offset = op->offset};
     /* Item records count as versions but carry no Yjs content. */
     if (strcmp(op->kind, "YJS_UPDATE") == 0 && !list_push(l, op->bytes, op->len)) {
         l->nomem = true;
@@ -1058,19 +1075,23 @@ static int collect_update(void *userdata, const docstore_op *op)
     return 0;
 }
 
-docstore_status docstore_load_state(docstore *ds, const char *doc_id, docstore_state *out,
-                                    char *err, size_t err_size)
+/* The newest snapshot plus the contiguous crdt_operations after it, merged. */
+static docstore_status load_from_views(docstore *ds, const char *doc_id, docstore_state *out,
+                                       char *err, size_t err_size)
 {
     memset(out, 0, sizeof *out);
-    docstore_status st = docstore_get_cached_state(ds, doc_id, out, err, err_size);
-    if (st == DOCSTORE_OK)
-        return st;
+    out->pos = DOCSTORE_POSITION_UNKNOWN;
+    docstore_status st;
     struct cavro_snapshot snap;
     st = docstore_latest_snapshot(ds, doc_id, &snap, err, err_size);
     if (st != DOCSTORE_OK && st != DOCSTORE_NOT_FOUND)
         return st;
     bool have_snapshot = st == DOCSTORE_OK;
-    update_list l = {.version = have_snapshot ? snap.doc_version : 0};
+    update_list l = {.version = have_snapshot ? snap.doc_version : 0,
+                     .pos = DOCSTORE_POSITION_UNKNOWN};
+    if (have_snapshot && snap.source_offset >= 0)
+        l.pos =
+            (docstore_position){.partition = snap.source_partition, .offset = snap.source_offset};
     if (have_snapshot && !list_push(&l, snap.state.data, snap.state.len))
         l.nomem = true;
     st = l.nomem ? DOCSTORE_OK
@@ -1097,6 +1118,7 @@ docstore_status docstore_load_state(docstore *ds, const char *doc_id, docstore_s
             st = DOCSTORE_FAILED;
         } else {
             out->version = l.version;
+            out->pos = l.pos;
         }
     }
     for (size_t i = 0; i < l.count; i++)
@@ -1106,6 +1128,25 @@ docstore_status docstore_load_state(docstore *ds, const char *doc_id, docstore_s
     if (have_snapshot)
         cavro_snapshot_clear(&snap);
     return st;
+}
+
+docstore_status docstore_load_state(docstore *ds, const char *doc_id, docstore_state *out,
+                                    char *err, size_t err_size)
+{
+    docstore_status st = docstore_get_cached_state(ds, doc_id, out, err, err_size);
+    if (st == DOCSTORE_OK)
+        return st;
+    return load_from_views(ds, doc_id, out, err, err_size);
+}
+
+docstore_status docstore_load_positioned_state(docstore *ds, const char *doc_id,
+                                               docstore_state *out, char *err, size_t err_size)
+{
+    docstore_status st = docstore_get_cached_state(ds, doc_id, out, err, err_size);
+    if (st == DOCSTORE_OK && out->pos.offset >= 0)
+        return st;
+    docstore_state_clear(out);
+    return load_from_views(ds, doc_id, out, err, err_size);
 }
 
 docstore_status docstore_items(docstore *ds, const char *doc_id, docstore_item_fn fn,
@@ -1132,11 +1173,11 @@ docstore_status docstore_items(docstore *ds, const char *doc_id, docstore_item_f
     return st;
 }
 
-docstore_status docstore_document_meta(docstore *ds, const char *doc_id, int64_t *version,
-                                       char policy[16], char *err, size_t err_size)
+docstore_status docstore_document_meta(docstore *ds, const char *doc_id, docstore_doc_meta *out,
+                                       char *err, size_t err_size)
 {
-    *version = 0;
-    snprintf(policy, 16, "manual");
+    memset(out, 0, sizeof *out);
+    snprintf(out->policy, sizeof out->policy, "manual");
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(doc_id));
     mongoc_client_t *client = cmongo_acquire(ds->mongo);
     mongoc_collection_t *coll = cmongo_collection(ds->mongo, client, "documents");
@@ -1145,10 +1186,11 @@ docstore_status docstore_document_meta(docstore *ds, const char *doc_id, int64_t
     docstore_status st = DOCSTORE_NOT_FOUND;
     if (mongoc_cursor_next(cursor, &doc)) {
         st = DOCSTORE_OK;
-        *version = get_int64(doc, "version", 0);
+        out->version = get_int64(doc, "version", 0);
+        out->created_ms = get_time_us(doc, "created_at") / 1000;
         const char *p = get_utf8(doc, "item_policy");
         if (*p)
-            snprintf(policy, 16, "%s", p);
+            snprintf(out->policy, sizeof out->policy, "%s", p);
     }
     bson_error_t error;
     if (st == DOCSTORE_NOT_FOUND && mongoc_cursor_error(cursor, &error))

@@ -125,11 +125,23 @@ typedef struct docstore_doc_version {
 docstore_status docstore_put_documents(docstore *ds, const docstore_doc_version *docs, size_t count,
                                        char *err, size_t err_size);
 
-/* Redis doc:{doc}: version, state (the whole document as one Yjs v1 update)
- * and sv, replaced only when version is newer. A no-op without Redis. */
+/* Where in collab.ops a state stands: the partition and offset of the last
+ * client op it includes (every op of the document up to that offset is in
+ * it). offset < 0: unknown. */
+typedef struct docstore_position {
+    int32_t partition;
+    int64_t offset;
+} docstore_position;
+
+#define DOCSTORE_POSITION_UNKNOWN ((docstore_position){.partition = -1, .offset = -1})
+
+/* Redis doc:{doc}: version, state (the whole document as one Yjs v1 update),
+ * sv and the state's collab.ops position, replaced only when version is
+ * newer. A no-op without Redis. */
 docstore_status docstore_cache_state(docstore *ds, const char *doc_id, int64_t version,
                                      const uint8_t *state, size_t state_len, const uint8_t *sv,
-                                     size_t sv_len, char *err, size_t err_size);
+                                     size_t sv_len, docstore_position pos, char *err,
+                                     size_t err_size);
 
 /* One item: MongoDB items (_id "<doc>/<item>", the JSON state's fields plus
  * doc_id, item_id, revision, state) and Redis item:{doc}:{item}, each only when
@@ -164,6 +176,7 @@ typedef struct docstore_state {
     size_t state_len;
     uint8_t *sv; /* encoded state vector; may be NULL when unknown */
     size_t sv_len;
+    docstore_position pos; /* offset -1 when unknown (states cached before it was kept) */
 } docstore_state;
 
 void docstore_state_clear(docstore_state *st);
@@ -210,6 +223,13 @@ docstore_status docstore_ops_after(docstore *ds, const char *doc_id, int64_t aft
 docstore_status docstore_load_state(docstore *ds, const char *doc_id, docstore_state *out,
                                     char *err, size_t err_size);
 
+/* The same for a reader that continues the state from collab.ops (the
+ * broadcaster's live documents): a cached state without a position is
+ * passed over for the snapshot plus the newer crdt_operations, whose rows
+ * carry theirs. out->pos may still be unknown (nothing stored knows it). */
+docstore_status docstore_load_positioned_state(docstore *ds, const char *doc_id,
+                                               docstore_state *out, char *err, size_t err_size);
+
 /* An item as stored in MongoDB items: borrowed for the call. */
 typedef int (*docstore_item_fn)(void *userdata, const char *item_id, int64_t revision,
                                 const char *state_json);
@@ -219,10 +239,15 @@ typedef int (*docstore_item_fn)(void *userdata, const char *item_id, int64_t rev
 docstore_status docstore_items(docstore *ds, const char *doc_id, docstore_item_fn fn,
                                void *userdata, char *err, size_t err_size);
 
-/* MongoDB documents: the stored version (0 when the document has none) and
- * item_policy ("manual" when unset) of doc_id. policy has room for 16 bytes.
- * NOT_FOUND when there is no such document. */
-docstore_status docstore_document_meta(docstore *ds, const char *doc_id, int64_t *version,
-                                       char policy[16], char *err, size_t err_size);
+/* What MongoDB documents says of doc_id. */
+typedef struct docstore_doc_meta {
+    int64_t version;    /* 0 when the document has none */
+    char policy[16];    /* item_policy, "manual" when unset */
+    int64_t created_ms; /* created_at, ms since the epoch; 0 when unknown */
+} docstore_doc_meta;
+
+/* Fills *out; NOT_FOUND when there is no such document. */
+docstore_status docstore_document_meta(docstore *ds, const char *doc_id, docstore_doc_meta *out,
+                                       char *err, size_t err_size);
 
 #endif

@@ -129,6 +129,12 @@ op_producer_op *op_producer_take_done(op_producer *p)
     return list;
 }
 
+bool op_producer_fatal(op_producer *p)
+{
+    char why[256];
+    return ckafka_producer_fatal(p->producer, why, sizeof why);
+}
+
 int op_producer_outstanding(op_producer *p)
 {
     return ckafka_producer_outstanding(p->producer);

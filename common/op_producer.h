@@ -17,6 +17,7 @@
 #define COMMON_OP_PRODUCER_H
 
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +77,9 @@ void op_producer_set_notify(op_producer *p, op_producer_notify_fn notify, void *
 /* Takes every completed op, oldest first (NULL when none). The caller owns
  * them: answer, then free(). Any thread; the WebSocket thread in ingest. */
 op_producer_op *op_producer_take_done(op_producer *p);
+
+/* True after a fatal producer error (nothing will be delivered any more). */
+bool op_producer_fatal(op_producer *p);
 
 /* Messages not yet reported. */
 int op_producer_outstanding(op_producer *p);

@@ -65,10 +65,18 @@ wsauth_status wsauth_request_token(struct lws *wsi, char *out, size_t size, size
     /* lws answers -1 both for a missing fragment and for one too long for
      * the buffer, so look at a bounded number of arguments instead of
      * stopping at the first -1. */
+    /* `token` is what y-websocket's params and most Yjs apps use. */
+    int token_at = -1;
     for (int i = 0; i < 32; i++) {
         int n = lws_hdr_copy_fragment(wsi, arg, (int)sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i);
         if (n >= 13 && strncmp(arg, "access_token=", 13) == 0)
             return copy_token(arg + 13, (size_t)n - 13, out, size, len);
+        if (n >= 6 && strncmp(arg, "token=", 6) == 0 && token_at < 0)
+            token_at = i;
+    }
+    if (token_at >= 0) {
+        int n = lws_hdr_copy_fragment(wsi, arg, (int)sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, token_at);
+        return copy_token(arg + 6, (size_t)n - 6, out, size, len);
     }
 
     char *protocols = header_copy(wsi, WSI_TOKEN_PROTOCOL);

@@ -1,8 +1,9 @@
 /*
  * ws_auth: who is asking, for the HTTP API and the WebSocket endpoints of
  * ingest and the broadcaster. Finds the bearer token of a request in the
- * three places docs/protocol.md and docs/api.md allow (query parameter
- * `access_token`, `Sec-WebSocket-Protocol: collab.v1, bearer.<jwt>`, or the
+ * places docs/protocol.md and docs/api.md allow (query parameter
+ * `access_token`, or `token` as Yjs providers send it,
+ * `Sec-WebSocket-Protocol: collab.v1, bearer.<jwt>`, or the
  * `Authorization: Bearer <jwt>` header of an HTTP request) and verifies it
  * with auth_token (the configured algorithm, key, issuer and audience).
  * Call from the lws service thread while the request headers are available

@@ -154,6 +154,7 @@ pdoc *pdoc_insert(pdoc_table *t, const char *id, int32_t partition)
         return NULL;
     }
     d->partition = partition;
+    d->source_offset = -1;
     d->policy = ITEMS_POLICY_MANUAL;
     if (t->count >= t->bucket_count)
         grow(t);

@@ -26,10 +26,12 @@ typedef struct pdoc {
     char *id;
     int32_t partition;
     crdt_doc *crdt;
-    int64_t version;     /* merged ops so far; the next one gets version + 1 */
-    items_policy policy; /* default policy of new items */
-    bool policy_known;   /* read from MongoDB documents (else still to read) */
-    items_state **items; /* owned */
+    int64_t version;       /* merged ops so far; the next one gets version + 1 */
+    int64_t source_offset; /* collab.ops offset (in partition) of the op of that version;
+                              -1 unknown. Cached states carry it (docstore_position). */
+    items_policy policy;   /* default policy of new items */
+    bool policy_known;     /* read from MongoDB documents (else still to read) */
+    items_state **items;   /* owned */
     size_t item_count, item_cap;
     char *recent[PDOC_RECENT_OPS]; /* owned op ids, a ring */
     size_t recent_next;

@@ -77,6 +77,7 @@ static pmerge_result emit(const struct cavro_registry *reg, pdoc *d,
         return poison(out, "merged_encode", "cannot encode the merged record: ", why);
     }
     d->version++;
+    d->source_offset = offset;
     out->version = d->version;
     out->kind = kind;
     out->payload = payload;
@@ -259,8 +260,10 @@ int pmerge_replay(const struct cavro_registry *reg, pdoc *d, const struct cavro_
     } else {
         rc = pmerge_load_item(reg, d, m->payload.data, m->payload.len, err, err_size);
     }
-    if (m->doc_version > d->version)
+    if (m->doc_version > d->version) {
         d->version = m->doc_version;
+        d->source_offset = m->source_offset;
+    }
     if (!pdoc_remember_op(d, m->op_id) && rc == 0) {
         snprintf(err, err_size, "out of memory");
         rc = -1;

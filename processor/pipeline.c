@@ -254,7 +254,10 @@ static void push_state_view(ppipe *p, pdoc *d)
     uint64_t seq = 0;
     if (crdt_encode_state(d->crdt, NULL, 0, &state, &state_len) == CRDT_OK &&
         crdt_encode_state_vector(d->crdt, &sv, &sv_len) == CRDT_OK)
-        seq = pviews_push_state(p->views, d->id, d->version, state, state_len, sv, sv_len);
+        seq = pviews_push_state(
+            p->views, d->id, d->version,
+            (docstore_position){.partition = d->partition, .offset = d->source_offset}, state,
+            state_len, sv, sv_len);
     free(state);
     free(sv);
     if (seq) {

@@ -42,6 +42,7 @@ static int replay_stored_op(void *userdata, const docstore_op *op)
         return 1;
     }
     ls->d->version = op->version;
+    ls->d->source_offset = op->offset;
     if (!pdoc_remember_op(ls->d, op->op_id)) {
         snprintf(ls->err, ls->err_size, "out of memory");
         ls->failed = 1;
@@ -86,13 +87,11 @@ int precover_load_policy(const precover_ctx *ctx, pdoc *d, char *err, size_t err
 {
     if (d->policy_known)
         return 0;
-    int64_t stored_version;
-    char policy[16];
-    docstore_status st =
-        docstore_document_meta(ctx->ds, d->id, &stored_version, policy, err, err_size);
+    docstore_doc_meta meta;
+    docstore_status st = docstore_document_meta(ctx->ds, d->id, &meta, err, err_size);
     if (st != DOCSTORE_OK && st != DOCSTORE_NOT_FOUND)
         return -1;
-    if (!items_policy_from_name(policy, &d->policy))
+    if (!items_policy_from_name(meta.policy, &d->policy))
         d->policy = ITEMS_POLICY_MANUAL;
     d->policy_known = true;
     return 0;
@@ -132,6 +131,7 @@ pdoc *precover_load_doc(const precover_ctx *ctx, pdoc_table *t, const char *doc_
             ls.failed = 1;
         }
         d->version = snap.doc_version;
+        d->source_offset = snap.source_offset;
         for (size_t i = 0; !ls.failed && i < snap.items.count; i++) {
             if (pmerge_load_item(ctx->avro, d, snap.items.items[i].data, snap.items.items[i].len,
                                  err, err_size) != 0)
@@ -146,6 +146,7 @@ pdoc *precover_load_doc(const precover_ctx *ctx, pdoc_table *t, const char *doc_
             ls.failed = 1;
         }
         d->version = cached.version;
+        d->source_offset = cached.pos.offset;
     }
     if (!ls.failed && mode == PRECOVER_VIEWS) {
         st = docstore_items(ctx->ds, doc_id, load_stored_item, &ls, err, err_size);
@@ -355,6 +356,9 @@ static int apply_snapshot_bson(const precover_ctx *ctx, pdoc *d, const bson_t *d
     }
     if (bson_iter_init_find(&it, doc, "version") && BSON_ITER_HOLDS_NUMBER(&it))
         d->version = bson_iter_as_int64(&it);
+    d->source_offset = -1;
+    if (bson_iter_init_find(&it, doc, "offset") && BSON_ITER_HOLDS_NUMBER(&it))
+        d->source_offset = bson_iter_as_int64(&it);
     bson_iter_t items;
     if (bson_iter_init_find(&it, doc, "items") && BSON_ITER_HOLDS_ARRAY(&it) &&
         bson_iter_recurse(&it, &items)) {

@@ -253,8 +253,8 @@ uint64_t pviews_push_op(pviews *v, const docstore_op *op)
     return push(v, j);
 }
 
-uint64_t pviews_push_state(pviews *v, const char *doc_id, int64_t version, const uint8_t *state,
-                           size_t state_len, const uint8_t *sv, size_t sv_len)
+uint64_t pviews_push_state(pviews *v, const char *doc_id, int64_t version, docstore_position pos,
+                           const uint8_t *state, size_t state_len, const uint8_t *sv, size_t sv_len)
 {
     job *j = calloc(1, sizeof *j);
     if (!j)
@@ -263,6 +263,8 @@ uint64_t pviews_push_state(pviews *v, const char *doc_id, int64_t version, const
     j->kind = JOB_STATE;
     j->doc_id = dup_str(doc_id, &ok);
     j->version = version;
+    j->partition = pos.partition;
+    j->offset = pos.offset;
     j->data = dup_mem(state, state_len, &ok);
     j->len = state_len;
     j->sv = dup_mem(sv, sv_len, &ok);
@@ -538,8 +540,9 @@ static docstore_status write_round(pviews *v, job *round, size_t count, char *er
     for (size_t i = 0; st == DOCSTORE_OK && i < newest; i++) {
         job *j = states[i];
         int64_t t0 = util_now_ns();
+        docstore_position pos = {.partition = j->partition, .offset = j->offset};
         st = docstore_cache_state(v->ds, j->doc_id, j->version, j->data, j->len, j->sv, j->sv_len,
-                                  err, n);
+                                  pos, err, n);
         metrics_histogram_observe_since_ns(v->redis_seconds, t0);
     }
     /* The audit trail before the documents: one insert of 500 rows costs

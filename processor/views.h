@@ -48,8 +48,9 @@ void pviews_set_drain_ms(pviews *v, int64_t drain_ms);
 /* Queue a job (everything copied). Returns its sequence number (> 0, in push
  * order), or 0 when the queue is full and the job was dropped. */
 uint64_t pviews_push_op(pviews *v, const docstore_op *op);
-uint64_t pviews_push_state(pviews *v, const char *doc_id, int64_t version, const uint8_t *state,
-                           size_t state_len, const uint8_t *sv, size_t sv_len);
+uint64_t pviews_push_state(pviews *v, const char *doc_id, int64_t version, docstore_position pos,
+                           const uint8_t *state, size_t state_len, const uint8_t *sv,
+                           size_t sv_len);
 uint64_t pviews_push_item(pviews *v, const docstore_item *item);
 
 /* The view of item s of doc_id as docstore_put_item writes it (MongoDB items,

@@ -234,7 +234,8 @@ static int write_doc(replay_ctx *c, pdoc *d, docstore_doc_version *version, uint
             return -1;
         }
         do {
-            st = docstore_cache_state(c->ds, d->id, d->version, state, state_len, sv, sv_len,
+            docstore_position pos = {.partition = d->partition, .offset = d->source_offset};
+            st = docstore_cache_state(c->ds, d->id, d->version, state, state_len, sv, sv_len, pos,
                                       c->err, c->err_size);
         } while (st != DOCSTORE_OK && retry(c, st, &b, deadline));
         free(state);

@@ -115,6 +115,7 @@ export function serviceSpecs(run, options = {}) {
         `--metrics-listen=127.0.0.1:${p.broadcasterMetrics}`,
         `--listen=127.0.0.1:${p.broadcaster}`,
         `--merged-topic=${run.mergedTopic}`,
+        `--ops-topic=${run.opsTopic}`,
         ...(options.broadcaster ?? []),
       ],
       p.broadcasterMetrics,

@@ -61,6 +61,7 @@ int bt_env_init(bt_env *env, const char *name, int partitions)
         if (*p == '-')
             *p = '_';
     snprintf(env->topic, sizeof env->topic, "itest.merged.%s", env->run_id);
+    snprintf(env->ops_topic, sizeof env->ops_topic, "itest.ops.%s", env->run_id);
     env->log = clog_new("itest-broadcaster", CLOG_WARN, 2);
     char err[512];
     if (cavro_registry_new_builtin(&env->avro, err, sizeof err) != CAVRO_OK) {
@@ -69,7 +70,9 @@ int bt_env_init(bt_env *env, const char *name, int partitions)
     }
     ckafka_admin *admin = ckafka_admin_new(env->brokers, env->log, err, sizeof err);
     if (!admin ||
-        ckafka_topic_create(admin, env->topic, partitions, 1, NULL, 30000, err, sizeof err) != 0) {
+        ckafka_topic_create(admin, env->topic, partitions, 1, NULL, 30000, err, sizeof err) != 0 ||
+        ckafka_topic_create(admin, env->ops_topic, partitions, 1, NULL, 30000, err, sizeof err) !=
+            0) {
         fprintf(stderr, "topic: %s\n", err);
         ckafka_admin_free(admin);
         return -1;
@@ -110,7 +113,7 @@ void bt_env_free(bt_env *env)
 {
     if (env->pid > 0)
         bt_stop(env, 10000);
-    const char *topics[] = {env->topic, NULL};
+    const char *topics[] = {env->topic, env->ops_topic, NULL};
     itest_drop_run(env->brokers, env->log, topics, env->mongo, env->mongo_db);
     if (env->producer)
         ckafka_producer_free(env->producer);
@@ -179,9 +182,10 @@ int bt_start(bt_env *env, const char *const *extra)
     const char *argv[64] = {path,           "--kafka-brokers", env->brokers,  "--mongo-uri",
                             env->mongo_uri, "--mongo-db",      env->mongo_db, "--redis-url",
                             env->redis_url, "--listen",        listen,        "--metrics-listen",
-                            metrics,        "--merged-topic",  env->topic,    "--jwt-secret",
-                            SECRET,         "--log-level",     "info"};
-    size_t n = 19;
+                            metrics,        "--merged-topic",  env->topic,    "--ops-topic",
+                            env->ops_topic, "--jwt-secret",    SECRET,        "--log-level",
+                            "info"};
+    size_t n = 21;
     for (size_t i = 0; extra && extra[i] && n < 62; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;

@@ -31,7 +31,8 @@ typedef struct bt_env {
     char run_id[64];
     const char *brokers, *mongo_uri, *redis_url, *bin_dir;
     char mongo_db[128];
-    char topic[160];
+    char topic[160];     /* collab.merged of the run */
+    char ops_topic[160]; /* collab.ops of the run */
     int partitions;
     clog *log;
     struct cavro_registry *avro;

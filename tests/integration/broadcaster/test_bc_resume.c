@@ -180,7 +180,8 @@ static void test_live_gap_filled_from_mongodb_else_resync(void **state)
     /* Versions 5 and 6 are nowhere: RESYNC gap, then the state of the views. */
     char err[256];
     static const uint8_t empty[] = {0, 0};
-    assert_int_equal(docstore_cache_state(env.ds, doc, 7, empty, 2, NULL, 0, err, sizeof err),
+    assert_int_equal(docstore_cache_state(env.ds, doc, 7, empty, 2, NULL, 0,
+                                          DOCSTORE_POSITION_UNKNOWN, err, sizeof err),
                      DOCSTORE_OK);
     bt_send_version(&env, doc, 7);
     bt_next(c, &m);

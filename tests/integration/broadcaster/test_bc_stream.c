@@ -62,7 +62,8 @@ static void test_state_from_redis(void **state)
     size_t st_len = 0;
     assert_int_equal(crdt_encode_state(d, NULL, 0, &st, &st_len), CRDT_OK);
     char err[256];
-    assert_int_equal(docstore_cache_state(env.ds, doc, 17, st, st_len, NULL, 0, err, sizeof err),
+    assert_int_equal(docstore_cache_state(env.ds, doc, 17, st, st_len, NULL, 0,
+                                          DOCSTORE_POSITION_UNKNOWN, err, sizeof err),
                      DOCSTORE_OK);
 
     int status;
@@ -305,7 +306,8 @@ static void test_state_newer_than_stream(void **state)
     new_doc("race", doc, sizeof doc);
     char err[256];
     static const uint8_t empty[] = {0, 0};
-    assert_int_equal(docstore_cache_state(env.ds, doc, 12, empty, 2, NULL, 0, err, sizeof err),
+    assert_int_equal(docstore_cache_state(env.ds, doc, 12, empty, 2, NULL, 0,
+                                          DOCSTORE_POSITION_UNKNOWN, err, sizeof err),
                      DOCSTORE_OK);
     int status;
     wsc *c = bt_connect(&env, doc, owner_token, -1, 0, &status);
@@ -390,7 +392,8 @@ static void test_state_then_items_then_synced(void **state)
     new_doc("items", doc, sizeof doc);
     char err[256];
     static const uint8_t empty[] = {0, 0};
-    assert_int_equal(docstore_cache_state(env.ds, doc, 5, empty, 2, NULL, 0, err, sizeof err),
+    assert_int_equal(docstore_cache_state(env.ds, doc, 5, empty, 2, NULL, 0,
+                                          DOCSTORE_POSITION_UNKNOWN, err, sizeof err),
                      DOCSTORE_OK);
     char *items[2] = {store_item(doc, "color", false, 3), store_item(doc, "size", true, 5)};
 

@@ -458,10 +458,10 @@ bool ph_wait_ops(ph_env *env, const char *doc_id, int64_t want, int timeout_ms)
 
 int64_t ph_document_version(ph_env *env, const char *doc_id)
 {
-    int64_t version = 0;
-    char policy[16], err[256];
-    docstore_document_meta(env->ds, doc_id, &version, policy, err, sizeof err);
-    return version;
+    docstore_doc_meta meta;
+    char err[256];
+    docstore_document_meta(env->ds, doc_id, &meta, err, sizeof err);
+    return meta.version;
 }
 
 char *ph_text_of_updates(const uint8_t *const *updates, const size_t *lens, size_t n)

@@ -61,7 +61,7 @@ static void test_sequence_and_pending(void **state)
     uint8_t payload[16] = {0};
     docstore_op op = op_of(1, payload, sizeof payload);
     uint64_t a = pviews_push_op(v, &op);
-    uint64_t b = pviews_push_state(v, "d", 1, payload, 4, payload, 2);
+    uint64_t b = pviews_push_state(v, "d", 1, DOCSTORE_POSITION_UNKNOWN, payload, 4, payload, 2);
     uint64_t c = pviews_push_op(v, &op);
     assert_true(a > 0);
     assert_true(b > a);
@@ -89,10 +89,12 @@ static void test_full_queue_refuses_and_keeps_room_for_states(void **state)
     assert_true(accepted * sizeof payload <= max / 4 * 3);
     assert_int_equal(pviews_pending(v), accepted);
     /* ...so a document state still fits. */
-    assert_true(pviews_push_state(v, "d", 9, payload, 512, payload, 8) != 0);
+    assert_true(pviews_push_state(v, "d", 9, DOCSTORE_POSITION_UNKNOWN, payload, 512, payload, 8) !=
+                0);
     /* A job larger than the whole queue never fits. */
     uint8_t *huge = calloc(1, max);
-    assert_int_equal(pviews_push_state(v, "d", 10, huge, max, huge, 1), 0);
+    assert_int_equal(pviews_push_state(v, "d", 10, DOCSTORE_POSITION_UNKNOWN, huge, max, huge, 1),
+                     0);
     free(huge);
     pviews_free(v);
 }
