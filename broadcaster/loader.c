@@ -25,9 +25,9 @@
 /* A document with no stored state is read from collab.ops from this long
  * before its creation (the creating node's clock and the producers' may
  * differ by that much). */
-#define CREATION_MARGIN_MS (10 * 60 * 1000)
+#define CREATION_MARGIN_MS ((int64_t)10 * 60 * 1000)
 /* How long one read of collab.ops may take before the job fails (retried). */
-#define LOG_READ_TIMEOUT_MS (120 * 1000)
+#define LOG_READ_TIMEOUT_MS ((int64_t)120 * 1000)
 #define KAFKA_TIMEOUT_MS    10000
 
 typedef struct bcload_worker {
@@ -372,8 +372,9 @@ static int read_log(bcload_worker *w, rd_kafka_t *rk, bcload_job *job, crdt_doc 
     int64_t next = from;
     while (rc == 0 && next < high) {
         if (util_now_ms() > deadline) {
-            snprintf(job->err, sizeof job->err, "reading %s [%d] took over %d s at offset %lld",
-                     topic, (int)job->partition, LOG_READ_TIMEOUT_MS / 1000, (long long)next);
+            snprintf(job->err, sizeof job->err, "reading %s [%d] took over %lld s at offset %lld",
+                     topic, (int)job->partition, (long long)(LOG_READ_TIMEOUT_MS / 1000),
+                     (long long)next);
             rc = -1;
             break;
         }

@@ -216,6 +216,14 @@ static bcysess *session_open(bcserver *srv, bcysock *s, const char *doc_id, cons
     return sess;
 }
 
+/* Frees a socket record already unlinked from the server's list. */
+static void socket_destroy(bcysock *s)
+{
+    bcqueue_clear(&s->q);
+    free(s->rx);
+    free(s);
+}
+
 static void socket_free(bcserver *srv, bcysock *s)
 {
     if (s->all_prev)
@@ -224,9 +232,7 @@ static void socket_free(bcserver *srv, bcysock *s)
         srv->ysocks = s->all_next;
     if (s->all_next)
         s->all_next->all_prev = s->all_prev;
-    bcqueue_clear(&s->q);
-    free(s->rx);
-    free(s);
+    socket_destroy(s);
 }
 
 /* Frees a socket record whose socket is gone, after its last session. */
@@ -1192,8 +1198,10 @@ void bcy_shutdown_all(bcserver *srv)
 
 void bcy_free_all(bcserver *srv)
 {
-    while (srv->ysocks) {
-        bcysock *s = srv->ysocks;
+    bcysock *s = srv->ysocks;
+    srv->ysocks = NULL;
+    while (s) {
+        bcysock *next_sock = s->all_next;
         bcysess *sess = s->sessions;
         while (sess) {
             bcysess *next = sess->sock_next;
@@ -1201,7 +1209,7 @@ void bcy_free_all(bcserver *srv)
             free(sess);
             sess = next;
         }
-        s->sessions = NULL;
-        socket_free(srv, s);
+        socket_destroy(s);
+        s = next_sock;
     }
 }
