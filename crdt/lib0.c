@@ -159,7 +159,7 @@ crdt_status crdt_buf_take_str(crdt_buf *b, char **out)
 void crdt_rd_init(crdt_rd *r, const uint8_t *p, size_t n)
 {
     r->p = p;
-    r->end = p + n;
+    r->end = p ? p + n : p; /* NULL + 0 is undefined in C */
     r->err = CRDT_OK;
 }
 
