@@ -67,6 +67,8 @@ The pipeline is up:
   HTTP API   http://127.0.0.1:8080/v1/  (POST /v1/login, /v1/documents; docs/api.md)
   write      ws://127.0.0.1:8080/v1/documents/{doc}/write?access_token=JWT   (ingest)
   read       ws://127.0.0.1:8081/v1/documents/{doc}/read?access_token=JWT    (broadcaster)
+  y-websocket  new WebsocketProvider('ws://127.0.0.1:8081/yjs', doc, ydoc, {params: {token: JWT}})
+  Hocuspocus   new HocuspocusProvider({url: 'ws://127.0.0.1:8081/hocuspocus', name: doc, token: JWT, document: ydoc})
   metrics    127.0.0.1:9101-9104/metrics, Prometheus $COLLAB_PROMETHEUS_URL
 
 Connect a client (in another terminal):
@@ -74,7 +76,8 @@ Connect a client (in another terminal):
   $admin doc-create --doc demo --owner alice
   (cd client && npm run build) && node client/examples/edit.mjs --user alice --password alice-secret --doc demo
 Run that last line twice (or with a second user granted with '$admin grant')
-to see two clients edit one document. Protocol: docs/protocol.md.
+to see two clients edit one document; any stock Yjs app connects with the
+y-websocket or Hocuspocus lines above. Protocol: docs/protocol.md.
 Ctrl-C stops everything.
 EOT
 # Wait until a service exits or we are told to stop.

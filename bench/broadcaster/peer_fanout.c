@@ -14,16 +14,33 @@
  * delivery's latency (writer's send -> subscriber's read, one clock).
  * Prints one JSON object on stdout, progress on stderr.
  *
- *   peer-fanout y-websocket|hocuspocus PORT SUBSCRIBERS OPS WINDOW DOC [SERVER_PID]
+ *   peer-fanout [--path=PREFIX] [--token=JWT] [--idle]
+ *               y-websocket|hocuspocus PORT SUBSCRIBERS OPS WINDOW DOC [SERVER_PID]
+ *
+ * The same clients speak to our broadcaster's edge (its stock-provider
+ * endpoints): --path is the URL prefix (y-websocket: PREFIX/DOC, default
+ * none; Hocuspocus: the path itself, default "/") and --token the JWT
+ * (y-websocket: ?token=JWT on the URL; Hocuspocus: the auth message's token,
+ * default "bench", which the peers do not check). The writer then writes
+ * through the edge too, so every update goes through Kafka before anyone
+ * sees it.
+ *
+ * --idle: no writer; once every subscriber is joined (its sync step 2 came)
+ * prints {"joined": N, ...} on stdout and keeps the connections open
+ * (answering pings) until stdin ends, then closes them and exits (the
+ * memory benchmark reads the server's RSS meanwhile). OPS and WINDOW are
+ * still read but unused.
  *
  * SERVER_PID: the peer's process, whose CPU time over the run is reported.
- * Exit 0 when every subscriber got every update in order, 1 otherwise.
+ * Exit 0 when every subscriber got every update in order (--idle: stayed
+ * joined), 1 otherwise.
  * Prefix: pf_.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -43,7 +60,7 @@
 #include "crdt/lib0.h"
 #include "tests/integration/broadcaster/wsc.h"
 
-enum { PF_TEXT_LEN = 48, PF_BATCH = 128 };
+enum { PF_TEXT_LEN = 48, PF_BATCH = 128, PF_TOKEN_MAX = 2048, PF_TARGET_MAX = 4096 };
 
 typedef enum pf_protocol { PF_YWEBSOCKET, PF_HOCUSPOCUS } pf_protocol;
 
@@ -59,6 +76,9 @@ typedef struct pf_reader {
 typedef struct pf_bench {
     pf_protocol protocol;
     int port;
+    const char *path;  /* NULL: the peer's own (y-websocket "", Hocuspocus "/") */
+    const char *token; /* NULL: none (y-websocket), "bench" (Hocuspocus) */
+    bool idle;
     int subscribers, ops, window;
     const char *doc;
     pf_reader *readers;
@@ -73,14 +93,15 @@ typedef struct pf_bench {
     atomic_int writer_state; /* 0 connecting, 1 ready, 2 sent all, -1 failed */
 } pf_bench;
 
-/* The path a client upgrades on: y-websocket takes the document from it;
- * Hocuspocus names the document in every message instead. */
+/* The path a client upgrades on: y-websocket takes the document (and the
+ * token) from it; Hocuspocus names the document in every message instead. */
 static void pf_target(const pf_bench *b, char *out, size_t size)
 {
     if (b->protocol == PF_YWEBSOCKET)
-        snprintf(out, size, "/%s", b->doc);
+        snprintf(out, size, "%s/%s%s%s", b->path ? b->path : "", b->doc, b->token ? "?token=" : "",
+                 b->token ? b->token : "");
     else
-        snprintf(out, size, "/");
+        snprintf(out, size, "%s", b->path ? b->path : "/");
 }
 
 /* What a provider sends first: (Hocuspocus) its token, then sync step 1 with
@@ -95,7 +116,8 @@ static int pf_send_hello(const pf_bench *b, wsc *c)
         crdt_buf_varbytes(&m, b->doc, strlen(b->doc)); /* varString = varUint8Array of UTF-8 */
         crdt_buf_varuint(&m, 2);                       /* Auth */
         crdt_buf_varuint(&m, 0);                       /* Token */
-        crdt_buf_varbytes(&m, "bench", 5);
+        const char *token = b->token ? b->token : "bench";
+        crdt_buf_varbytes(&m, token, strlen(token));
         rc = m.oom ? -1 : wsc_send(c, m.data, m.len);
         crdt_buf_free(&m);
         if (rc != 0)
@@ -308,7 +330,7 @@ static int pf_writer_read(pf_bench *b, wsc *c, int timeout_ms, bool *synced)
 static void *pf_writer(void *arg)
 {
     pf_bench *b = arg;
-    char target[512];
+    char target[PF_TARGET_MAX];
     pf_target(b, target, sizeof target);
     int status = 0;
     crdt_doc *doc = NULL;
@@ -373,7 +395,7 @@ failed:
  * registers it with the epoll set. 0, or -1 with the reason on stderr. */
 static int pf_subscribe_all(pf_bench *b, int ep, uint8_t *buf, size_t buf_size)
 {
-    char target[512];
+    char target[PF_TARGET_MAX];
     pf_target(b, target, sizeof target);
     for (int first = 0; first < b->subscribers; first += PF_BATCH) {
         int last = first + PF_BATCH < b->subscribers ? first + PF_BATCH : b->subscribers;
@@ -427,6 +449,34 @@ static void pf_free(pf_bench *b)
     fanout_latency_free(&b->latency);
 }
 
+/* --idle, once every subscriber is joined: says so on stdout, then keeps
+ * the connections (reading them, answering pings) until stdin ends. 0 when
+ * none was closed meanwhile, else -1. */
+static int pf_hold(pf_bench *b, int ep, uint8_t *buf, size_t buf_size, double join_s)
+{
+    printf("{\"system\":\"%s\",\"subscribers\":%d,\"joined\":%d,\"seconds\":%.3f}\n",
+           b->protocol == PF_YWEBSOCKET ? "y-websocket" : "hocuspocus", b->subscribers, b->synced,
+           join_s);
+    fflush(stdout);
+    struct pollfd in = {.fd = STDIN_FILENO, .events = POLLIN};
+    for (;;) {
+        if (pf_drain(b, ep, buf, buf_size, 100) < 0)
+            return -1;
+        int ready = poll(&in, 1, 0);
+        if (ready < 0 && errno != EINTR)
+            break;
+        if (ready > 0) {
+            char line[256];
+            if (read(STDIN_FILENO, line, sizeof line) <= 0)
+                break; /* the end of stdin: done */
+        }
+    }
+    if (b->bad)
+        fprintf(stderr, "peer-fanout: %llu connections closed or bad messages while idle\n",
+                (unsigned long long)b->bad);
+    return b->bad == 0 ? 0 : -1;
+}
+
 static int pf_run(pf_bench *b, pid_t server)
 {
     size_t buf_size = 1 << 16;
@@ -437,10 +487,15 @@ static int pf_run(pf_bench *b, pid_t server)
         return -1;
     }
     pthread_t writer;
-    if (pthread_create(&writer, NULL, pf_writer, b) != 0) {
+    bool writer_started = false;
+    if (b->idle) {
+        atomic_store(&b->writer_state, 1); /* no writer to wait for */
+    } else if (pthread_create(&writer, NULL, pf_writer, b) != 0) {
         free(buf);
         close(ep);
         return -1;
+    } else {
+        writer_started = true;
     }
     int rc = -1;
     int64_t t0 = util_now_ns();
@@ -459,7 +514,12 @@ static int pf_run(pf_bench *b, pid_t server)
                 (unsigned long long)b->bad);
         goto out;
     }
+    if (b->idle) {
+        rc = pf_hold(b, ep, buf, buf_size, (double)(util_now_ns() - t0) / 1e9);
+        goto out;
+    }
     double cpu0 = server > 0 ? fanout_cpu_seconds(server) : -1;
+    double own0 = fanout_cpu_seconds(getpid()); /* the reading side's cost, beside the server's */
     atomic_store(&b->go, 1);
     /* Stop at the end, at the first fault, or when nothing arrived for 60 s. */
     int64_t quiet_until = util_now_ms() + 60000, report = util_now_ms() + 5000;
@@ -479,6 +539,7 @@ static int pf_run(pf_bench *b, pid_t server)
         }
     }
     double cpu1 = server > 0 ? fanout_cpu_seconds(server) : -1;
+    double own1 = fanout_cpu_seconds(getpid());
     uint64_t expected = (uint64_t)b->subscribers * (uint64_t)b->ops;
     double secs = (double)(b->last_ns - b->first_ns) / 1e9;
     double rate = secs > 0 ? (double)b->delivered / secs : 0;
@@ -487,47 +548,74 @@ static int pf_run(pf_bench *b, pid_t server)
             "closed %llu\n",
             (unsigned long long)b->delivered, (unsigned long long)expected, secs, rate,
             (unsigned long long)b->bad);
-    printf(
-        "{\"system\":\"%s\",\"subscribers\":%d,\"ops\":%d,\"delivered\":%llu,"
-        "\"expected\":%llu,\"seconds\":%.3f,\"perSecond\":%.0f,\"bad\":%llu,"
-        "\"p50Ms\":%.2f,\"p90Ms\":%.2f,\"p99Ms\":%.2f,\"maxMs\":%.2f,\"serverCpuSeconds\":%.2f}\n",
-        b->protocol == PF_YWEBSOCKET ? "y-websocket" : "hocuspocus", b->subscribers, b->ops,
-        (unsigned long long)b->delivered, (unsigned long long)expected, secs, rate,
-        (unsigned long long)b->bad, fanout_latency_ms(&b->latency, 50),
-        fanout_latency_ms(&b->latency, 90), fanout_latency_ms(&b->latency, 99),
-        fanout_latency_ms(&b->latency, 100), cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1.0);
+    printf("{\"system\":\"%s\",\"subscribers\":%d,\"ops\":%d,\"delivered\":%llu,"
+           "\"expected\":%llu,\"seconds\":%.3f,\"perSecond\":%.0f,\"bad\":%llu,"
+           "\"p50Ms\":%.2f,\"p90Ms\":%.2f,\"p99Ms\":%.2f,\"maxMs\":%.2f,\"serverCpuSeconds\":%.2f,"
+           "\"clientCpuSeconds\":%.2f}\n",
+           b->protocol == PF_YWEBSOCKET ? "y-websocket" : "hocuspocus", b->subscribers, b->ops,
+           (unsigned long long)b->delivered, (unsigned long long)expected, secs, rate,
+           (unsigned long long)b->bad, fanout_latency_ms(&b->latency, 50),
+           fanout_latency_ms(&b->latency, 90), fanout_latency_ms(&b->latency, 99),
+           fanout_latency_ms(&b->latency, 100), cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1.0,
+           own0 >= 0 && own1 >= 0 ? own1 - own0 : -1.0);
     rc = b->delivered == expected && b->bad == 0 ? 0 : -1;
 out:
     atomic_store(&b->stop, 1);
-    pthread_join(writer, NULL);
+    if (writer_started)
+        pthread_join(writer, NULL);
     close(ep);
     free(buf);
     return rc;
 }
 
+/* The leading options; returns the index of the first positional
+ * argument, or -1 on a bad option. */
+static int pf_options(int argc, char **argv, pf_bench *b)
+{
+    int i = 1;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--path=", 7) == 0 && a[7] == '/' && strlen(a + 7) < 512) {
+            b->path = a + 7;
+        } else if (strncmp(a, "--token=", 8) == 0 && a[8] && strlen(a + 8) <= PF_TOKEN_MAX) {
+            b->token = a + 8;
+        } else if (strcmp(a, "--idle") == 0) {
+            b->idle = true;
+        } else {
+            fprintf(stderr, "peer-fanout: bad option %s\n", a);
+            return -1;
+        }
+    }
+    return i;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 7 && argc != 8) {
-        fprintf(stderr, "usage: peer-fanout y-websocket|hocuspocus PORT SUBSCRIBERS OPS WINDOW DOC "
-                        "[SERVER_PID]\n");
+    pf_bench b = {0};
+    int at = pf_options(argc, argv, &b);
+    int left = at < 0 ? 0 : argc - at;
+    if (left != 6 && left != 7) {
+        fprintf(stderr, "usage: peer-fanout [--path=PREFIX] [--token=JWT] [--idle] "
+                        "y-websocket|hocuspocus PORT SUBSCRIBERS OPS WINDOW DOC [SERVER_PID]\n");
         return 2;
     }
-    pf_bench b = {.doc = argv[6]};
-    if (strcmp(argv[1], "y-websocket") == 0) {
+    char **arg = argv + at;
+    b.doc = arg[5];
+    if (strcmp(arg[0], "y-websocket") == 0) {
         b.protocol = PF_YWEBSOCKET;
-    } else if (strcmp(argv[1], "hocuspocus") == 0) {
+    } else if (strcmp(arg[0], "hocuspocus") == 0) {
         b.protocol = PF_HOCUSPOCUS;
     } else {
-        fprintf(stderr, "peer-fanout: unknown server kind %s\n", argv[1]);
+        fprintf(stderr, "peer-fanout: unknown server kind %s\n", arg[0]);
         return 2;
     }
     int server = 0;
     /* OPS fits the 8 digits of the "~<seq>~" marker. */
-    if (fanout_parse_int(argv[2], 1, 65535, &b.port) != 0 ||
-        fanout_parse_int(argv[3], 1, 1000000, &b.subscribers) != 0 ||
-        fanout_parse_int(argv[4], 1, 99999999, &b.ops) != 0 ||
-        fanout_parse_int(argv[5], 0, b.ops, &b.window) != 0 || strlen(b.doc) == 0 ||
-        strlen(b.doc) > 200 || (argc == 8 && fanout_parse_int(argv[7], 1, INT_MAX, &server) != 0)) {
+    if (fanout_parse_int(arg[1], 1, 65535, &b.port) != 0 ||
+        fanout_parse_int(arg[2], 1, 1000000, &b.subscribers) != 0 ||
+        fanout_parse_int(arg[3], 1, 99999999, &b.ops) != 0 ||
+        fanout_parse_int(arg[4], 0, b.ops, &b.window) != 0 || strlen(b.doc) == 0 ||
+        strlen(b.doc) > 200 || (left == 7 && fanout_parse_int(arg[6], 1, INT_MAX, &server) != 0)) {
         fprintf(stderr, "peer-fanout: bad arguments\n");
         return 2;
     }

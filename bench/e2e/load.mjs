@@ -1,6 +1,8 @@
 // One load run against one system, in its own process: CLIENTS clients on
 // DOCS documents (CLIENTS / DOCS each) send RATE ops/s in total for SECONDS
-// after WARMUP seconds. Every system gets the same lean clients speaking its
+// after WARMUP seconds. bench.mjs uses it for the v1 row (collab: our own
+// two-socket protocol, which no stock provider speaks); the stock providers'
+// rows are providers.mjs'. Every system gets the same lean clients speaking its
 // own wire protocol with `ws` (collab: docs/protocol.md, UPDATE to ingest and
 // MERGED from the broadcaster; y-websocket: y-protocols sync messages;
 // Hocuspocus: its provider protocol, document name + auth + sync), so the
@@ -208,7 +210,10 @@ for (let c = 0; c < perDoc * docs.length; c++) {
   clients.push(client);
 }
 
-const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+// How late node's 1 ms loop-delay timer fired (its histogram holds the
+// whole interval, so the resolution is taken off), as provider-worker.mjs.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+const cpu0 = process.cpuUsage();
 const start = performance.now();
 const sendEnd = start + (warmup + seconds) * 1000;
 let sent = 0;
@@ -244,6 +249,7 @@ const drainDeadline = performance.now() + 10_000;
 while (receipts < expected && performance.now() < drainDeadline) {
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
+const cpu = process.cpuUsage(cpu0);
 const sorted = latencies.sort((a, b) => a - b);
 console.log(
   JSON.stringify({
@@ -260,7 +266,8 @@ console.log(
     p90: percentile(sorted, 90),
     p99: percentile(sorted, 99),
     max: sorted.at(-1) ?? null,
-    generatorLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    generatorCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    generatorLoopDelayP99Ms: Math.max(0, loopDelay.percentile(99) / 1e6 - 1),
   }),
 );
 for (const client of clients) for (const ws of client.sockets) ws.terminate();

@@ -1,6 +1,7 @@
 // The @y/websocket-server peer: y-websocket's own server (its setupWSConnection
 // on a `ws` server), in memory, no persistence, on 127.0.0.1. Prints
-// "ready <port>" once listening; stops on SIGTERM.
+// "ready <port>" once listening; stops on SIGTERM; SIGUSR2 runs a full garbage
+// collection when started with --expose-gc.
 //
 //   node peers/yws-server.mjs PORT
 
@@ -15,3 +16,5 @@ const wss = new WebSocketServer({ server });
 wss.on('connection', (conn, req) => setupWSConnection(conn, req));
 server.listen(port, '127.0.0.1', () => console.log(`ready ${port}`));
 process.on('SIGTERM', () => process.exit(0)); // in memory: nothing to save
+// The memory benchmark's forced collection (node --expose-gc): live memory, not garbage.
+process.on('SIGUSR2', () => globalThis.gc?.());
