@@ -32,7 +32,7 @@ static void check_reencode(yproto_dialect dialect, const yproto_msg *m)
     char name[256];
     const char *n = NULL;
     if (dialect == YPROTO_HOCUSPOCUS) {
-        if (m->name_len >= sizeof name)
+        if (!m->name || m->name_len >= sizeof name)
             return;
         memcpy(name, m->name, m->name_len);
         name[m->name_len] = '\0';

@@ -72,6 +72,20 @@ function step(name, fn, timeoutMs = 120_000) {
   });
 }
 
+/**
+ * The providers' WebSocket. destroy() clears a provider's `onerror` and
+ * closes its socket; when that socket was still connecting, `ws` then emits
+ * an error nobody listens to, which would surface as an uncaught exception
+ * after the test ended. This listener takes it; the providers' own handlers
+ * still see every error while they are attached.
+ */
+class ProviderSocket extends WebSocket {
+  constructor(...args) {
+    super(...args);
+    this.on('error', () => {});
+  }
+}
+
 const edgeUrl = () => `ws://127.0.0.1:${run.ports.broadcaster}`;
 
 async function login(user) {
@@ -89,7 +103,7 @@ async function login(user) {
 function yws(docId, token, options = {}) {
   const doc = new Y.Doc();
   const provider = new WebsocketProvider(`${edgeUrl()}/yjs`, docId, doc, {
-    WebSocketPolyfill: WebSocket,
+    WebSocketPolyfill: ProviderSocket,
     params: { token },
     disableBc: true,
     ...options,
@@ -113,7 +127,7 @@ function yws(docId, token, options = {}) {
 function hocusSocket() {
   const socket = new HocuspocusProviderWebsocket({
     url: `${edgeUrl()}/hocuspocus`,
-    WebSocketPolyfill: WebSocket,
+    WebSocketPolyfill: ProviderSocket,
     // Reconnect quickly: the tests restart the edge.
     delay: 100,
     maxDelay: 1000,
