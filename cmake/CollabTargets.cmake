@@ -31,7 +31,7 @@ function(collab_add_test name)
     set(A_TIMEOUT 300)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
-    ENVIRONMENT "COLLAB_SOURCE_DIR=${PROJECT_SOURCE_DIR};COLLAB_BIN_DIR=${CMAKE_BINARY_DIR}/bin;COLLAB_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared")
+    ENVIRONMENT "COLLAB_SOURCE_DIR=${PROJECT_SOURCE_DIR};COLLAB_BIN_DIR=${CMAKE_BINARY_DIR}/bin;COLLAB_DATA_DIR=${PROJECT_SOURCE_DIR}/data")
 endfunction()
 
 function(collab_add_script_test name)
@@ -44,7 +44,7 @@ function(collab_add_script_test name)
     set(A_TIMEOUT 600)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
-    ENVIRONMENT "COLLAB_SOURCE_DIR=${PROJECT_SOURCE_DIR};COLLAB_BIN_DIR=${CMAKE_BINARY_DIR}/bin;COLLAB_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared")
+    ENVIRONMENT "COLLAB_SOURCE_DIR=${PROJECT_SOURCE_DIR};COLLAB_BIN_DIR=${CMAKE_BINARY_DIR}/bin;COLLAB_DATA_DIR=${PROJECT_SOURCE_DIR}/data")
 endfunction()
 
 # A libFuzzer target, run by ctest for a bounded time over its seed corpus

@@ -16,8 +16,8 @@ if (!outDir) {
   console.error('usage: node gen-workloads.js OUT_DIR')
   process.exit(2)
 }
-const sharedDir = process.env.COLLAB_SHARED_DIR ?? path.resolve(import.meta.dirname, '../../../shared')
-const traceDir = path.join(sharedDir, 'data/editing-traces')
+const dataDir = process.env.COLLAB_DATA_DIR ?? path.resolve(import.meta.dirname, '../../data')
+const traceDir = path.join(dataDir, 'editing-traces')
 fs.mkdirSync(outDir, { recursive: true })
 
 function writeStream (file, updates) {

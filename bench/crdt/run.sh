@@ -13,7 +13,7 @@
 #
 # Environment: BENCH_BUILD_DIR (default <repo>/build-bench-release), BENCH_ROUNDS,
 # BENCH_REPEATS, BENCH_DOCS (small documents, default 10000), CC (compiler for the
-# engine, default cc), COLLAB_SHARED_DIR (default <repo>/../shared).
+# engine, default cc), COLLAB_DATA_DIR (default <repo>/data).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,7 +22,7 @@ build=${BENCH_BUILD_DIR:-$root/build-bench-release}
 rounds=${BENCH_ROUNDS:-3}
 repeats=${BENCH_REPEATS:-3}
 docs=${BENCH_DOCS:-10000}
-export COLLAB_SHARED_DIR=${COLLAB_SHARED_DIR:-$root/../shared}
+export COLLAB_DATA_DIR=${COLLAB_DATA_DIR:-$root/data}
 data=$build/bench-data
 results=$build/bench-results
 

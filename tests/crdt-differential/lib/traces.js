@@ -1,4 +1,4 @@
-// Turns the editing traces in shared/data/editing-traces/ (format: FORMAT-NOTES.md
+// Turns the editing traces in data/editing-traces/ (format: FORMAT-NOTES.md
 // there) into the Yjs v1 updates a server would receive: one update per transaction,
 // made by real Yjs. Used by the trace tests here and by bench/crdt, which passes its
 // own copy of the yjs module (`Y`) so that both packages pin their own version.

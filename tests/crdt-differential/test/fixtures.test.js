@@ -1,4 +1,4 @@
-// The real Yjs updates in shared/data/yjs-fixtures/ (written by yrs; see the README
+// The real Yjs updates in data/yjs-fixtures/ (written by yrs; see the README
 // there) decode to their expected text through the CLI: b4-update.bin is v1
 // (`merge`), S1/C1/C2 are v2 (`merge --v2`). The expected texts are the traces'
 // endContent, repeated as the README says.
@@ -11,9 +11,9 @@ import * as Y from 'yjs'
 import { Cli } from '../lib/cli.js'
 import { readTrace } from '../lib/traces.js'
 
-const sharedDir = process.env.COLLAB_SHARED_DIR ?? path.resolve(import.meta.dirname, '../../../../shared')
-const fixtureDir = path.join(sharedDir, 'data/yjs-fixtures')
-const traceDir = path.join(sharedDir, 'data/editing-traces')
+const dataDir = process.env.COLLAB_DATA_DIR ?? path.resolve(import.meta.dirname, '../../../data')
+const fixtureDir = path.join(dataDir, 'yjs-fixtures')
+const traceDir = path.join(dataDir, 'editing-traces')
 
 const cli = new Cli()
 test.after(() => cli.close())

@@ -1,4 +1,4 @@
-// The editing traces replay exactly: every trace in shared/data/editing-traces/ is
+// The editing traces replay exactly: every trace in data/editing-traces/ is
 // turned into the updates a server receives (made with real Yjs), the engine merges
 // them (`merge --stream`), and its text must equal the trace's endContent. Yjs
 // doing the same is checked first, so a failure here is the engine's. The
@@ -16,8 +16,8 @@ import { Prng } from '../lib/prng.js'
 import { readTrace, sequentialUpdates, concurrentUpdates } from '../lib/traces.js'
 import { stateVectorObject, svWithoutZeros } from '../lib/reference.js'
 
-const sharedDir = process.env.COLLAB_SHARED_DIR ?? path.resolve(import.meta.dirname, '../../../../shared')
-const traceDir = path.join(sharedDir, 'data/editing-traces')
+const dataDir = process.env.COLLAB_DATA_DIR ?? path.resolve(import.meta.dirname, '../../../data')
+const traceDir = path.join(dataDir, 'editing-traces')
 
 const shuffleWindow = Number(process.env.CRDT_TRACE_SHUFFLE_WINDOW ?? 256)
 

@@ -79,7 +79,7 @@ for (let i = 0; i < 40; i++) {
 }
 
 // The first 300 updates of a real trace, one by one (a typing burst).
-const trace = readTrace(path.join(import.meta.dirname, '../../../../shared/data/editing-traces/automerge-paper.json.gz'))
+const trace = readTrace(path.join(import.meta.dirname, '../../../data/editing-traces/automerge-paper.json.gz'))
 trace.txns = trace.txns.slice(0, 300)
 const { updates } = sequentialUpdates(Y, trace, { root: 't' })
 put('multi_update', 'automerge-paper-first-256', encodeStream(updates.slice(0, 256)))

@@ -1,11 +1,11 @@
 #!/bin/sh
 # test_crdt_cli.sh - checks crdt-cli's contract (crdt/README.md) on a real fixture: every
 # command's output, the --stream/--v2 inputs, and that malformed input gives exit status 1
-# with a one-line reason on stderr. Needs COLLAB_BIN_DIR and COLLAB_SHARED_DIR (ctest sets
+# with a one-line reason on stderr. Needs COLLAB_BIN_DIR and COLLAB_DATA_DIR (ctest sets
 # both).
 set -eu
 cli="$COLLAB_BIN_DIR/crdt-cli"
-fixtures="$COLLAB_SHARED_DIR/data/yjs-fixtures"
+fixtures="$COLLAB_DATA_DIR/yjs-fixtures"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -1,11 +1,11 @@
 /*
- * test_crdt_fixtures.c - the real Yjs updates in shared/data/yjs-fixtures decode to the
+ * test_crdt_fixtures.c - the real Yjs updates in data/yjs-fixtures decode to the
  * expected text (the traces' endContent, repeated as the fixtures README says), re-encode
  * to what Yjs produces, and the automerge-paper trace replayed through the edit API gives
  * its endContent.
  *
  * Usage: test_crdt_fixtures DIR, where DIR holds the gunzipped traces (ctest's setup step
- * writes them); the fixtures are found through COLLAB_SHARED_DIR.
+ * writes them); the fixtures are found through COLLAB_DATA_DIR.
  */
 #include "crdt_test_util.h"
 
@@ -48,10 +48,10 @@ static json_t *load_trace(const char *name)
 
 static test_bytes fixture(const char *name)
 {
-    const char *shared = getenv("COLLAB_SHARED_DIR");
-    assert_non_null(shared);
+    const char *data_dir = getenv("COLLAB_DATA_DIR");
+    assert_non_null(data_dir);
     char path[4096];
-    snprintf(path, sizeof(path), "%s/data/yjs-fixtures/%s", shared, name);
+    snprintf(path, sizeof(path), "%s/yjs-fixtures/%s", data_dir, name);
     return read_all(path);
 }
 
