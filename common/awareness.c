@@ -49,22 +49,43 @@ static void count(metrics_counter *c)
         metrics_counter_inc(c);
 }
 
+/* One entry of a y-protocols awareness update: client id, clock and the
+ * state's JSON text (borrowed from the update; "null" removes the client). */
+typedef struct awareness_entry {
+    uint64_t client_id;
+    uint64_t clock;
+    const char *state;
+    size_t state_len;
+} awareness_entry;
+
+/* Reads the next entry; false when the update ends early or is malformed. */
+static bool read_entry(crdt_rd *r, awareness_entry *e)
+{
+    e->client_id = crdt_rd_varuint(r);
+    e->clock = crdt_rd_varuint(r);
+    e->state_len = 0;
+    e->state = crdt_rd_varstring(r, &e->state_len);
+    return crdt_rd_ok(r);
+}
+
+static bool entry_removes(const awareness_entry *e)
+{
+    return e->state_len == 4 && memcmp(e->state, "null", 4) == 0;
+}
+
 int awareness_valid(const uint8_t *update, size_t len)
 {
     crdt_rd r;
     crdt_rd_init(&r, update, len);
     uint64_t n = crdt_rd_varuint(&r);
     for (uint64_t i = 0; crdt_rd_ok(&r) && i < n; i++) {
-        size_t slen = 0;
-        (void)crdt_rd_varuint(&r);
-        (void)crdt_rd_varuint(&r);
-        const char *state = crdt_rd_varstring(&r, &slen);
-        if (!crdt_rd_ok(&r))
+        awareness_entry e;
+        if (!read_entry(&r, &e))
             return -1;
         /* Readers JSON.parse the state (y-protocols does, and presence:{doc}
          * embeds it): refuse what would break them. */
         json_error_t jerr;
-        json_t *j = json_loadb(state, slen, JSON_DECODE_ANY, &jerr);
+        json_t *j = json_loadb(e.state, e.state_len, JSON_DECODE_ANY, &jerr);
         if (!j)
             return -1;
         json_decref(j);
@@ -78,17 +99,13 @@ void awareness_track(awareness_tracker *t, const uint8_t *update, size_t len)
     crdt_rd_init(&r, update, len);
     uint64_t n = crdt_rd_varuint(&r);
     for (uint64_t i = 0; crdt_rd_ok(&r) && i < n; i++) {
-        uint64_t id = crdt_rd_varuint(&r);
-        uint64_t clock = crdt_rd_varuint(&r);
-        size_t slen = 0;
-        const char *state = crdt_rd_varstring(&r, &slen);
-        if (!crdt_rd_ok(&r))
+        awareness_entry e;
+        if (!read_entry(&r, &e))
             return;
-        bool removed = slen == 4 && memcmp(state, "null", 4) == 0;
         size_t k = 0;
-        while (k < t->count && t->client_id[k] != id)
+        while (k < t->count && t->client_id[k] != e.client_id)
             k++;
-        if (removed) {
+        if (entry_removes(&e)) {
             if (k < t->count) {
                 t->count--;
                 t->client_id[k] = t->client_id[t->count];
@@ -101,8 +118,8 @@ void awareness_track(awareness_tracker *t, const uint8_t *update, size_t len)
                 continue;
             t->count++;
         }
-        t->client_id[k] = id;
-        t->clock[k] = clock;
+        t->client_id[k] = e.client_id;
+        t->clock[k] = e.clock;
     }
 }
 
@@ -129,16 +146,13 @@ static void update_presence(awareness_pub *a, const awareness_item *item)
     uint64_t n = crdt_rd_varuint(&r);
     int64_t now_ms = util_wall_ns() / 1000000;
     for (uint64_t i = 0; crdt_rd_ok(&r) && i < n; i++) {
-        uint64_t id = crdt_rd_varuint(&r);
-        uint64_t clock = crdt_rd_varuint(&r);
-        size_t slen = 0;
-        const char *state = crdt_rd_varstring(&r, &slen);
-        if (!crdt_rd_ok(&r))
+        awareness_entry e;
+        if (!read_entry(&r, &e))
             return;
         char field[32];
-        snprintf(field, sizeof field, "%llu", (unsigned long long)id);
+        snprintf(field, sizeof field, "%llu", (unsigned long long)e.client_id);
         redisReply *reply;
-        if (slen == 4 && memcmp(state, "null", 4) == 0) {
+        if (entry_removes(&e)) {
             reply = credis_command(a->redis, "HDEL %s %s", key, field);
         } else {
             /* The state is the client's JSON text, embedded as is: the
@@ -146,8 +160,8 @@ static void update_presence(awareness_pub *a, const awareness_item *item)
             sbuf json;
             sbuf_init(&json);
             sbuf_printf(&json, "{\"clock\":%llu,\"updated_at_ms\":%lld,\"state\":",
-                        (unsigned long long)clock, (long long)now_ms);
-            sbuf_append(&json, state, slen);
+                        (unsigned long long)e.clock, (long long)now_ms);
+            sbuf_append(&json, e.state, e.state_len);
             sbuf_puts(&json, "}");
             if (sbuf_failed(&json)) {
                 sbuf_free(&json);
