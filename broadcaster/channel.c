@@ -195,11 +195,14 @@ void bcchan_send(bcserver *srv, bcsub *sub, bcmsg *m)
         resync(srv, sub, BCRESYNC_SLOW_CONSUMER);
         return;
     }
+    bool was_empty = q->count == 0;
     if (bcqueue_push(q, m) != 0) {
         bcchan_fail(srv, sub, "internal", "out of memory", BCDISC_INTERNAL);
         return;
     }
-    lws_callback_on_writable(sub->wsi);
+    /* As in bcy_send: writeable() asks again while messages remain. */
+    if (was_empty)
+        lws_callback_on_writable(sub->wsi);
 }
 
 void bcchan_fail(bcserver *srv, bcsub *sub, const char *code, const char *message,

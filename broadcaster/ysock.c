@@ -157,11 +157,16 @@ void bcy_send(bcserver *srv, bcysock *s, bcmsg *m)
         close_socket(srv, s, CLOSE_TRY_LATER, "slow consumer: reconnect", true, BCYCLOSE_SLOW);
         return;
     }
+    bool was_empty = q->count == 0;
     if (bcqueue_push(q, m) != 0) {
         close_socket(srv, s, CLOSE_TRY_LATER, "out of memory", true, BCYCLOSE_UNAVAILABLE);
         return;
     }
-    lws_callback_on_writable(s->wsi);
+    /* A queue with messages always has a writable callback coming (bcy_writeable
+     * asks again while any remain), and asking lws again per message of a
+     * fan-out costs a poll change each time. */
+    if (was_empty)
+        lws_callback_on_writable(s->wsi);
 }
 
 /* ---- sessions ---- */

@@ -112,6 +112,15 @@ static const cfg_setting processor_settings[] = {
      .type = CFG_SIZE,
      .default_value = "256MiB",
      .help = "bytes of MongoDB/Redis writes queued at most; beyond, the views fall behind"},
+    {.name = "documents_interval",
+     .flag = "--documents-interval",
+     .env = "COLLAB_PROCESSOR_DOCUMENTS_INTERVAL",
+     .type = CFG_DURATION,
+     .default_value = "1s",
+     .help = "least time between a document's edits and its MongoDB documents row (version, "
+             "state vector) being rewritten; Redis is written at once",
+     .min = 0,
+     .max = 3600000000000},
     {.name = "txn_timeout",
      .flag = "--txn-timeout",
      .env = "COLLAB_PROCESSOR_TXN_TIMEOUT",
@@ -283,6 +292,7 @@ int main(int argc, char **argv)
     if (!pr.views)
         goto out;
     pviews_set_drain_ms(pr.views, cfg_duration_ms(pr.cfg, "shutdown_timeout") / 2);
+    pviews_set_documents_interval_ms(pr.views, cfg_duration_ms(pr.cfg, "documents_interval"));
     ppipe_config pc = {
         .brokers = cfg_string(pr.cfg, CFG_KAFKA_BROKERS),
         .ops_topic = cfg_string(pr.cfg, "ops_topic"),

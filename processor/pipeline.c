@@ -539,7 +539,8 @@ static pdoc *get_doc(ppipe *p, const char *doc_id, int32_t partition)
     make_room(p);
     char err[512];
     int64_t t0 = util_now_ns();
-    d = precover_load_doc(&p->recover, p->docs, doc_id, partition, PRECOVER_VIEWS, NULL, err,
+    /* 0: the processor assigns versions, so it needs every stored one. */
+    d = precover_load_doc(&p->recover, p->docs, doc_id, partition, PRECOVER_VIEWS, 0, NULL, err,
                           sizeof err);
     metrics_histogram_observe_since_ns(p->m.load_seconds, t0);
     if (!d) {

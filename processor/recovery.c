@@ -98,8 +98,8 @@ int precover_load_policy(const precover_ctx *ctx, pdoc *d, char *err, size_t err
 }
 
 pdoc *precover_load_doc(const precover_ctx *ctx, pdoc_table *t, const char *doc_id,
-                        int32_t partition, precover_mode mode, int64_t *snapshot_version, char *err,
-                        size_t err_size)
+                        int32_t partition, precover_mode mode, int64_t record_version,
+                        int64_t *snapshot_version, char *err, size_t err_size)
 {
     docstore_state cached;
     docstore_status st = mode == PRECOVER_VIEWS
@@ -153,7 +153,8 @@ pdoc *precover_load_doc(const precover_ctx *ctx, pdoc_table *t, const char *doc_
         if (st != DOCSTORE_OK)
             ls.failed = 1;
     }
-    if (!ls.failed && mode == PRECOVER_VIEWS) {
+    bool reaches_record = record_version > 0 && d && d->version + 1 >= record_version;
+    if (!ls.failed && mode == PRECOVER_VIEWS && !reaches_record) {
         st = docstore_ops_after(ctx->ds, doc_id, d->version, 0, replay_stored_op, &ls, err,
                                 err_size);
         if (st != DOCSTORE_OK)
@@ -202,7 +203,7 @@ static int replay_tail_record(const precover_ctx *ctx, pdoc_table *t, const rd_k
     pdoc *d = pdoc_find(t, m.doc_id);
     if (!d)
         d = precover_load_doc(ctx, t, m.doc_id, msg->partition,
-                              log_complete ? PRECOVER_SNAPSHOT : PRECOVER_VIEWS, NULL, err,
+                              log_complete ? PRECOVER_SNAPSHOT : PRECOVER_VIEWS, 0, NULL, err,
                               err_size);
     if (!d) {
         rc = -1;
@@ -480,8 +481,8 @@ int precover_prefetch(const precover_ctx *ctx, pdoc_table *t, const char *const 
         if (d && d->version == 0) {
             int32_t partition = d->partition;
             pdoc_remove(t, d);
-            if (!precover_load_doc(ctx, t, snapshot_ids[i], partition, PRECOVER_VIEWS, NULL, err,
-                                   err_size))
+            if (!precover_load_doc(ctx, t, snapshot_ids[i], partition, PRECOVER_VIEWS, 0, NULL,
+                                   err, err_size))
                 rc = -1;
         }
     }

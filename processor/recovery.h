@@ -56,11 +56,16 @@ typedef enum precover_mode {
  * document, or NULL with the reason in err (MongoDB unreachable, a stored
  * state the engine refuses, no memory): nothing is left in t then.
  * *snapshot_version (may be NULL) gets the version of the latest snapshot
- * (0 when there is none).
+ * (0 when there is none). record_version is the version of the record the
+ * caller is about to apply (0: not known): when the snapshot or the Redis
+ * state already reaches the version before it, the crdt_operations query is
+ * skipped, since the log brings everything after (on FerretDB that query
+ * scans the whole collection, so a new document's first record cost a
+ * scan of every row stored).
  */
 pdoc *precover_load_doc(const precover_ctx *ctx, pdoc_table *t, const char *doc_id,
-                        int32_t partition, precover_mode mode, int64_t *snapshot_version, char *err,
-                        size_t err_size);
+                        int32_t partition, precover_mode mode, int64_t record_version,
+                        int64_t *snapshot_version, char *err, size_t err_size);
 
 /*
  * Loads several documents at once, each from its latest snapshot only, with

@@ -44,6 +44,10 @@ void pviews_wake(void *userdata);
  * and stop. Any thread. */
 void pviews_finish(pviews *v);
 void pviews_set_drain_ms(pviews *v, int64_t drain_ms);
+/* The least time between a document falling behind and its MongoDB
+ * documents row being written (default 1000 ms; 0: every round). Redis, which
+ * readers load, is written every round regardless. Before pviews_loop starts. */
+void pviews_set_documents_interval_ms(pviews *v, int64_t interval_ms);
 
 /* Queue a job (everything copied). Returns its sequence number (> 0, in push
  * order), or 0 when the queue is full and the job was dropped. */

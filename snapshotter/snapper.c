@@ -311,7 +311,7 @@ static bool keep_doc(const pdoc *d, void *userdata)
     return p && p->ops > 0 && !p->broken;
 }
 
-static pdoc *load_doc(ssnap *s, const char *doc_id, int32_t partition)
+static pdoc *load_doc(ssnap *s, const char *doc_id, int32_t partition, int64_t record_version)
 {
     while (pdoc_table_full(s->docs)) {
         pdoc *victim = pdoc_lru_victim(s->docs, keep_doc, NULL);
@@ -322,7 +322,7 @@ static pdoc *load_doc(ssnap *s, const char *doc_id, int32_t partition)
     char err[512];
     int64_t snapshot_version = 0;
     pdoc *d = precover_load_doc(&s->load, s->docs, doc_id, partition, PRECOVER_VIEWS,
-                                &snapshot_version, err, sizeof err);
+                                record_version, &snapshot_version, err, sizeof err);
     if (!d) {
         clog_field f[] = {clog_str("doc_id", doc_id), clog_str("error", err)};
         clog_emit(s->log, CLOG_WARN, "cannot load document", f, 2);
@@ -351,7 +351,7 @@ static bool apply_record(ssnap *s, const rd_kafka_message_t *msg)
     }
     pdoc *d = pdoc_find(s->docs, m.doc_id);
     if (!d)
-        d = load_doc(s, m.doc_id, msg->partition);
+        d = load_doc(s, m.doc_id, msg->partition, m.doc_version);
     if (!d) {
         cavro_merged_op_clear(&m);
         return false;
@@ -365,7 +365,7 @@ static bool apply_record(ssnap *s, const rd_kafka_message_t *msg)
         /* Records before this one are missing (they were in no snapshot when we
          * loaded): reload, which adds the crdt_operations after the snapshot. */
         pdoc_remove(s->docs, d);
-        d = load_doc(s, m.doc_id, msg->partition);
+        d = load_doc(s, m.doc_id, msg->partition, m.doc_version);
         p = d ? pending_of(d) : NULL;
         if (!p) {
             cavro_merged_op_clear(&m);
