@@ -481,8 +481,8 @@ int precover_prefetch(const precover_ctx *ctx, pdoc_table *t, const char *const 
         if (d && d->version == 0) {
             int32_t partition = d->partition;
             pdoc_remove(t, d);
-            if (!precover_load_doc(ctx, t, snapshot_ids[i], partition, PRECOVER_VIEWS, 0, NULL,
-                                   err, err_size))
+            if (!precover_load_doc(ctx, t, snapshot_ids[i], partition, PRECOVER_VIEWS, 0, NULL, err,
+                                   err_size))
                 rc = -1;
         }
     }

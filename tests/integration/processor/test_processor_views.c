@@ -87,8 +87,8 @@ static uint64_t push_state(writer *w, const char *doc, int64_t version)
     static const uint8_t empty_update[] = {0, 0};
     static const uint8_t empty_sv[] = {0};
     docstore_position pos = {.partition = 0, .offset = version};
-    uint64_t seq = pviews_push_state(w->views, doc, version, pos, empty_update,
-                                     sizeof empty_update, empty_sv, sizeof empty_sv);
+    uint64_t seq = pviews_push_state(w->views, doc, version, pos, empty_update, sizeof empty_update,
+                                     empty_sv, sizeof empty_sv);
     assert_true(seq > 0);
     return seq;
 }
