@@ -20,6 +20,9 @@
 #include "processor/views.h"
 #include "tests/integration/processor/harness.h"
 
+/* A documents interval no test outlasts. */
+static const int64_t HOUR_MS = (int64_t)3600 * 1000;
+
 typedef struct fixture {
     ph_env env;
     metrics_registry *reg;
@@ -119,7 +122,7 @@ static void test_documents_row_waits_for_the_interval_and_the_drain_writes_it(vo
     ph_doc_id(&f->env, "paced", doc, sizeof doc);
     writer w;
     /* An hour: the row cannot fall due while the test runs. */
-    writer_start(f, &w, 3600 * 1000);
+    writer_start(f, &w, HOUR_MS);
     push_state(&w, doc, 1);
     push_state(&w, doc, 2);
     uint64_t last = push_state(&w, doc, 3);
@@ -132,7 +135,7 @@ static void test_documents_row_waits_for_the_interval_and_the_drain_writes_it(vo
     /* Shutdown writes it, newest version, without waiting the hour. */
     int64_t t0 = util_now_ms();
     assert_int_equal(writer_stop(&w), 0);
-    assert_true(util_now_ms() - t0 < 3600 * 1000);
+    assert_true(util_now_ms() - t0 < HOUR_MS);
     assert_int_equal(ph_document_version(&f->env, doc), 3);
 }
 
