@@ -104,6 +104,16 @@ static bool wait_written(writer *w, uint64_t seq)
     return pviews_written_seq(w->views) >= seq;
 }
 
+/* Waits (deadline) until doc's MongoDB documents row reaches want; returns
+ * the version it holds then. */
+static int64_t wait_document_version(fixture *f, const char *doc, int64_t want)
+{
+    int64_t deadline = util_now_ms() + PH_TIMEOUT_MS;
+    while (ph_document_version(&f->env, doc) < want && util_now_ms() < deadline)
+        util_sleep_ms(20);
+    return ph_document_version(&f->env, doc);
+}
+
 static int64_t redis_version(fixture *f, const char *doc)
 {
     docstore_state st;
@@ -148,10 +158,7 @@ static void test_interval_zero_writes_the_row_while_running(void **state)
     writer_start(f, &w, 0);
     uint64_t seq = push_state(&w, doc, 7);
     assert_true(wait_written(&w, seq));
-    int64_t deadline = util_now_ms() + PH_TIMEOUT_MS;
-    while (ph_document_version(&f->env, doc) < 7 && util_now_ms() < deadline)
-        util_sleep_ms(20);
-    assert_int_equal(ph_document_version(&f->env, doc), 7);
+    assert_int_equal(wait_document_version(f, doc, 7), 7);
     assert_int_equal(writer_stop(&w), 0);
 }
 
@@ -166,12 +173,9 @@ static void test_a_due_row_is_written_without_new_jobs(void **state)
     writer_start(f, &w, 200);
     uint64_t seq = push_state(&w, doc, 4);
     assert_true(wait_written(&w, seq));
-    int64_t deadline = util_now_ms() + PH_TIMEOUT_MS;
-    while (ph_document_version(&f->env, doc) < 4 && util_now_ms() < deadline)
-        util_sleep_ms(20);
-    assert_int_equal(ph_document_version(&f->env, doc), 4);
+    assert_int_equal(wait_document_version(f, doc, 4), 4);
     /* Nothing owed any more. */
-    deadline = util_now_ms() + PH_TIMEOUT_MS;
+    int64_t deadline = util_now_ms() + PH_TIMEOUT_MS;
     while (pviews_pending(w.views) > 0 && util_now_ms() < deadline)
         util_sleep_ms(20);
     assert_int_equal(pviews_pending(w.views), 0);
